@@ -1,0 +1,1 @@
+"""The collect stage: heterogeneous sources → one normalised, labelled segment table."""
