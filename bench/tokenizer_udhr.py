@@ -1,0 +1,295 @@
+"""Benchmark: what the Glot500-style extension buys tail languages on held-out UDHR articles.
+
+The offline demo path, end to end through the `glot tokenizer` CLI: UDHR preamble + articles 1-20 are the training
+text, articles 21-30 the held-out text (one translation per label, so parity compares parallel text). A stand-in
+base is trained on the head languages only (conf/head_languages.txt, XLM-R's languages), a second model on all
+languages, the second is merged into the base, and base vs extended are compared per language-script.
+Writes bench/results/tokenizer_udhr.json.
+
+    .venv/bin/python bench/tokenizer_udhr.py [--work DIR] [--sweep 16000,48000,64000]
+
+--sweep also extends the same base with new models of other vocabulary sizes and records their head/tail
+fertility changes under "sensitivity" (the headline figures always come from conf/tokenizer/demo_new.yaml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import write_result  # noqa: E402
+from pipeline.cli import main as glot  # noqa: E402
+from pipeline.readers.udhr import parse_udhr  # noqa: E402
+
+TRAIN_ARTICLES = {"preamble", *map(str, range(1, 21))}
+EVAL_ARTICLES = set(map(str, range(21, 31)))
+# goals from issue 6
+TAIL_REDUCTION_GOAL = 0.30
+HEAD_WORSENING_LIMIT = 0.05
+
+
+def udhr_tables(udhr_dir: Path) -> tuple[pa.Table, pa.Table, dict]:
+    """(train, eval) tables of text+label, and counts of every file and record left out, by reason."""
+    train: dict[str, list] = {"label": [], "text": []}
+    held: dict[str, list] = {"label": [], "text": [], "file": []}
+    counts = {
+        "files": 0,
+        "files_malformed": [],
+        "records": 0,
+        "train": 0,
+        "eval_candidates": 0,
+        "not_in_split_articles": 0,
+        "empty": 0,
+        "no_label": 0,
+    }
+    for path in sorted(udhr_dir.glob("udhr_*.xml")):
+        counts["files"] += 1
+        try:
+            records = list(parse_udhr(str(path), path.read_bytes()))
+        except Exception as e:  # the vendored set contains a malformed file: count it, name it
+            counts["files_malformed"].append(f"{path.name}: {e}")
+            continue
+        for r in records:
+            counts["records"] += 1
+            article = r.meta.get("article")
+            if not r.raw_label or "_" not in r.raw_label:
+                counts["no_label"] += 1
+            elif not (r.text or "").strip():
+                counts["empty"] += 1
+            elif article in TRAIN_ARTICLES:
+                train["label"].append(r.raw_label)
+                train["text"].append(r.text)
+                counts["train"] += 1
+            elif article in EVAL_ARTICLES:
+                held["label"].append(r.raw_label)
+                held["text"].append(r.text)
+                held["file"].append(path.stem)
+                counts["eval_candidates"] += 1
+            else:
+                counts["not_in_split_articles"] += 1
+    # one translation per label for evaluation (the canonical file: shortest stem), so parity is parallel
+    chosen: dict[str, str] = {}
+    for label, stem in zip(held["label"], held["file"], strict=True):
+        best = chosen.get(label)
+        if best is None or (len(stem), stem) < (len(best), best):
+            chosen[label] = stem
+    keep = [chosen[lb] == st for lb, st in zip(held["label"], held["file"], strict=True)]
+    eval_table = pa.table(
+        {
+            "label": [lb for lb, k in zip(held["label"], keep, strict=True) if k],
+            "text": [t for t, k in zip(held["text"], keep, strict=True) if k],
+        }
+    )
+    counts["eval"] = eval_table.num_rows
+    counts["eval_other_translations"] = counts["eval_candidates"] - counts["eval"]
+    return pa.table(train), eval_table, counts
+
+
+def write_partitioned(table: pa.Table, path: Path) -> None:
+    ds.write_dataset(
+        table,
+        str(path),
+        format="parquet",
+        partitioning=["label"],
+        partitioning_flavor="hive",
+        existing_data_behavior="delete_matching",
+    )
+
+
+def run(cmd: list[str]) -> float:
+    start = time.time()
+    rc = glot(cmd)
+    if rc != 0:
+        raise SystemExit(f"glot {' '.join(cmd)} failed with {rc}")
+    return round(time.time() - start, 2)
+
+
+def sweep_point(work: Path, conf: Path, size: int) -> dict:
+    """Same base, a new model of `size` pieces: how the head/tail changes depend on the extension's size."""
+    cfg = yaml.safe_load((conf / "demo_new.yaml").read_text()) | {"vocab_size": size}
+    d = work / f"sweep_{size}"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "new.yaml").write_text(yaml.safe_dump(cfg))
+    run(
+        [
+            "tokenizer",
+            "train",
+            "--config",
+            str(d / "new.yaml"),
+            "--input",
+            str(work / "train"),
+            "--output",
+            str(d / "new"),
+        ]
+    )
+    run(
+        [
+            "tokenizer",
+            "extend",
+            "--config",
+            str(conf / "extend.yaml"),
+            "--base",
+            str(work / "base" / "spm.model"),
+            "--new",
+            str(d / "new" / "spm.model"),
+            "--output",
+            str(d / "extended"),
+        ]
+    )
+    run(
+        [
+            "tokenizer",
+            "report",
+            "--config",
+            str(conf / "report.yaml"),
+            "--input",
+            str(work / "test"),
+            "--extended",
+            str(d / "extended"),
+            "--output",
+            str(d / "report"),
+        ]
+    )
+    summary = json.loads((d / "report" / "report.json").read_text())["summary"]
+    final = json.loads((d / "extended" / "extension.json").read_text())["final_size"]
+    return {
+        "new_model_vocab_size": size,
+        "final_size": final,
+        "tail_fertility_extended": summary["tail"]["median_fertility_extended"],
+        "tail_fertility_change": summary["tail"]["fertility_change"],
+        "head_fertility_extended": summary["head"]["median_fertility_extended"],
+        "head_fertility_change": summary["head"]["fertility_change"],
+        "tail_unk_rate_extended": summary["tail"]["median_unk_rate_extended"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--work", help="keep intermediate outputs here (default: a temporary directory)")
+    ap.add_argument("--udhr", default=str(ROOT / "data" / "udhr"))
+    ap.add_argument(
+        "--sweep", default="", help="comma-separated vocabulary sizes of the new model to also try"
+    )
+    args = ap.parse_args()
+    sweep = [int(v) for v in args.sweep.split(",") if v.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work or tmp)
+        train, held, counts = udhr_tables(Path(args.udhr))
+        write_partitioned(train, work / "train")
+        write_partitioned(held, work / "test")
+        conf = ROOT / "conf" / "tokenizer"
+        seconds = {
+            "train_base": run(
+                [
+                    "tokenizer",
+                    "train",
+                    "--config",
+                    str(conf / "demo_base.yaml"),
+                    "--input",
+                    str(work / "train"),
+                    "--output",
+                    str(work / "base"),
+                ]
+            ),
+            "train_new": run(
+                [
+                    "tokenizer",
+                    "train",
+                    "--config",
+                    str(conf / "demo_new.yaml"),
+                    "--input",
+                    str(work / "train"),
+                    "--output",
+                    str(work / "new"),
+                ]
+            ),
+            "extend": run(
+                [
+                    "tokenizer",
+                    "extend",
+                    "--config",
+                    str(conf / "extend.yaml"),
+                    "--base",
+                    str(work / "base" / "spm.model"),
+                    "--new",
+                    str(work / "new" / "spm.model"),
+                    "--input",
+                    str(work / "test"),
+                    "--output",
+                    str(work / "extended"),
+                ]
+            ),
+            "report": run(
+                [
+                    "tokenizer",
+                    "report",
+                    "--config",
+                    str(conf / "report.yaml"),
+                    "--input",
+                    str(work / "test"),
+                    "--extended",
+                    str(work / "extended"),
+                    "--output",
+                    str(work / "report"),
+                ]
+            ),
+        }
+        rep = json.loads((work / "report" / "report.json").read_text())
+        ext = json.loads((work / "extended" / "extension.json").read_text())
+        sensitivity = [sweep_point(work, conf, size) for size in sweep]
+    head, tail = rep["summary"]["head"], rep["summary"]["tail"]
+    tail_change = tail["fertility_change"]
+    head_change = head["fertility_change"]
+    figures = {
+        "tail_fertility_base": tail["median_fertility_base"],
+        "tail_fertility_extended": tail["median_fertility_extended"],
+        "head_fertility_base": head["median_fertility_base"],
+        "head_fertility_extended": head["median_fertility_extended"],
+        "tail_unk_rate_base": tail["median_unk_rate_base"],
+        "tail_unk_rate_extended": tail["median_unk_rate_extended"],
+        "tail_unk_rate_extended_mean": tail["mean_unk_rate_extended"],
+        "tail_unk_rate_extended_max": tail["max_unk_rate_extended"],
+        "tail_fertility_change": tail_change,
+        "head_fertility_change": head_change,
+        "goals": {
+            "tail_fertility_at_least_30pct_lower": tail_change is not None
+            and tail_change <= -TAIL_REDUCTION_GOAL,
+            "head_fertility_at_most_5pct_worse": head_change is not None
+            and head_change <= HEAD_WORSENING_LIMIT,
+        },
+        "definitions": {
+            "fertility": "median over language-scripts of tokens per whitespace word (per non-space character "
+            "for scripts in conf/tokenizer/report.yaml unspaced_scripts)",
+            "unk_rate": "median over language-scripts of the share of non-space characters inside <unk> tokens",
+        },
+        "languages": {"head": head["languages"], "tail": tail["languages"]},
+        "vocab": {k: ext[k] for k in ("base_size", "added", "final_size", "mask_id", "ties")},
+        "verification": {k: ext["verification"][k] for k in ("texts", "identical", "ties", "disagreements")},
+        "data": {**counts, "train_labels": len(set(train.column("label").to_pylist()))},
+        "seconds": seconds,
+        "new_model_vocab_size": yaml.safe_load((ROOT / "conf/tokenizer/demo_new.yaml").read_text())[
+            "vocab_size"
+        ],
+        "base_vocab_size": yaml.safe_load((ROOT / "conf/tokenizer/demo_base.yaml").read_text())["vocab_size"],
+    }
+    if sensitivity:
+        figures["sensitivity"] = sensitivity
+    figures["data"]["files_malformed"] = [re.sub(r"\s+", " ", m) for m in counts["files_malformed"]]
+    path = write_result("tokenizer_udhr", figures)
+    print(path.read_text())
+
+
+if __name__ == "__main__":
+    main()
