@@ -71,6 +71,69 @@ def _sum_by(rows: list[tuple[str, str, int]], key: int) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def write_segment_table(df: DataFrame, path: str) -> None:
+    """Parquet partitioned by label, one task per label so there is about one file per label (capped by
+    maxRecordsPerFile) instead of one per (task, label) pair."""
+    (
+        df.repartition(F.col("label"))
+        .write.mode("overwrite")
+        .option("maxRecordsPerFile", MAX_RECORDS_PER_FILE)
+        .partitionBy("label")
+        .parquet(path)
+    )
+
+
+def finish_split_stage(
+    spark: SparkSession,
+    *,
+    stage: str,
+    df: DataFrame,
+    splits: tuple[str, ...],
+    output: str,
+    config: BaseModel,
+    rows_in: int,
+    started: float,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write `df` (with a `split` column) as one segment table per split under `output/<split>/`, atomically,
+    and check that the splits add up to the rows read."""
+    out = output.rstrip("/")
+    tmp = f"{out}.tmp-{uuid.uuid4().hex[:8]}"
+    extra_cols = [c for c in df.columns if c not in SEGMENT_COLUMNS and c != "split"]
+    df = df.select(*SEGMENT_COLUMNS, *extra_cols, "split")
+    for name in splits:
+        write_segment_table(df.where(F.col("split") == name).drop("split"), f"{tmp}/{name}")
+    per_split: dict[str, dict[str, int]] = {}
+    for name in splits:
+        part = spark.read.option("basePath", f"{tmp}/{name}").parquet(f"{tmp}/{name}/label=*") if fs.list_files(
+            spark, f"{tmp}/{name}/label=*"
+        ) else None
+        per_split[name] = (
+            {str(r["label"]): int(r["count"]) for r in part.groupBy("label").count().orderBy("label").collect()}
+            if part is not None
+            else {}
+        )
+    totals = {name: sum(v.values()) for name, v in per_split.items()}
+    stats: dict[str, Any] = {
+        "stage": stage,
+        "rows_in": int(rows_in),
+        "kept": sum(totals.values()),
+        "rejected": 0,
+        "rejected_by_reason": {},
+        "split_sizes": totals,
+        "by_split_and_label": per_split,
+        "seconds": round(time.time() - started, 3),
+        **(extra or {}),
+    }
+    if stats["kept"] != rows_in:
+        raise ConservationError(f"{stage}: splits hold {stats['kept']} rows, read {rows_in}; partial output in {tmp}")
+    fs.write_text(spark, f"{tmp}/{STATS_FILE}", json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    fs.write_text(spark, f"{tmp}/{CONFIG_FILE}", dump_config(config))
+    fs.rename(spark, tmp, out)
+    log.info("%s: %s in %.1fs", stage, totals, stats["seconds"])
+    return stats
+
+
 def finish_stage(
     spark: SparkSession,
     *,
@@ -95,15 +158,7 @@ def finish_stage(
     extra_cols = [c for c in kept.columns if c not in SEGMENT_COLUMNS]
     kept = kept.select(*SEGMENT_COLUMNS, *extra_cols)
     log.info("%s: writing kept rows to %s", stage, out)
-    # One task per label keeps the file count at about one per label (capped by maxRecordsPerFile), instead of
-    # one per (task, label) pair.
-    (
-        kept.repartition(F.col("label"))
-        .write.mode("overwrite")
-        .option("maxRecordsPerFile", MAX_RECORDS_PER_FILE)
-        .partitionBy("label")
-        .parquet(tmp)
-    )
+    write_segment_table(kept, tmp)
     rejected.select(*REJECTED_COLUMNS).coalesce(max(1, spark.sparkContext.defaultParallelism)).write.mode(
         "overwrite"
     ).parquet(f"{tmp}/{REJECTED_DIR}")
