@@ -1,0 +1,29 @@
+"""`glot train` is the DeepSpeed launcher running training/train.py with the same arguments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from pipeline.cli import build_parser
+from training.cli import TRAIN_SCRIPT, command
+from training.config import REPO
+
+
+def test_glot_train_builds_the_launcher_command():
+    args = build_parser().parse_args(["train", "--config", "c.yaml", "--output", "o", "--input", "corpus",
+                                      "--resume", "--launcher", "--num_gpus 8 --master_port 29600"])
+    cmd = command(args)
+    assert cmd[1:3] == ["-m", "deepspeed.launcher.runner"]
+    assert cmd[3:7] == ["--num_gpus", "8", "--master_port", "29600"]
+    assert cmd[7] == str(TRAIN_SCRIPT)
+    assert cmd[8:] == ["--config", "c.yaml", "--output", "o", "--input", "corpus", "--resume"]
+
+
+def test_bad_config_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("corpus: x\ntokenizer: y\nmodel: {config: conf/model/tiny-xlmr.json}\nmax_step: 3\n")
+    r = subprocess.run([sys.executable, str(TRAIN_SCRIPT), "--config", str(bad), "--output", str(tmp_path / "o")],
+                       cwd=REPO, capture_output=True, text=True, env={"DS_ACCELERATOR": "cpu", "PATH": ""})
+    assert r.returncode == 2
+    assert "max_step" in r.stderr and "max_steps" in r.stderr and "Traceback" not in r.stderr

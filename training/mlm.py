@@ -1,0 +1,39 @@
+"""Masked-LM loss with logits only at masked positions.
+
+With a 401K vocabulary the output layer over all 512 positions costs about 3x the encoder; gathering the
+~15% masked hidden states first and applying the head to them alone gives the same loss for a fraction of
+the FLOPs and memory. The module returns the *sum* of token losses and the token count so the training
+loop can normalise by the global count of masked tokens (invariant to ranks and accumulation steps).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+
+from training.masking import IGNORE
+
+
+class MaskedOnlyMLM(nn.Module):
+    """Wraps an HF masked LM (`<base>` encoder attribute + `lm_head`) for training under DeepSpeed."""
+
+    def __init__(self, model: PreTrainedModel, masked_only: bool = True):
+        super().__init__()
+        self.mlm = model
+        self.masked_only = masked_only
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum of cross-entropy over masked tokens, number of masked tokens); inputs are full packed blocks."""
+        encoder = getattr(self.mlm, self.mlm.base_model_prefix)
+        hidden = encoder(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).last_hidden_state
+        if self.masked_only:
+            sel = labels != IGNORE
+            logits = self.mlm.lm_head(hidden[sel])  # gather, then the head: (n_masked, vocab)
+            target = labels[sel]
+        else:
+            logits = self.mlm.lm_head(hidden).flatten(0, 1)  # the full-sequence head, for comparison
+            target = labels.flatten()
+        loss = F.cross_entropy(logits.float(), target, ignore_index=IGNORE, reduction="sum")
+        return loss, (target != IGNORE).sum()
