@@ -18,6 +18,7 @@ AREAS = [
     "tokenizer.cli",
     "training.cli",
     "training.eval_cli",
+    "pipeline.demo",
 ]
 
 

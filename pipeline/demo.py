@@ -1,0 +1,211 @@
+"""`glot demo`: the whole main job on the bundled UDHR sample, one command.
+
+corpus build → stand-in base tokenizer (head languages) + new tokenizer (all languages) → extension → a small
+base model pretrained on the head languages only (the role XLM-R plays in a real run) → continued pretraining
+on all languages with the extended vocabulary → evaluation of base vs continued on held-out articles 21–30 →
+one report. Every step runs the same command a user would (printed as it starts) and is skipped on a rerun
+when its inputs and command are unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipeline.config import StrictModel, load_config
+from pipeline.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+DONE = ".glot_demo_step.json"
+
+
+class DemoConfig(StrictModel):
+    corpus: str = "conf/corpus/demo.yaml"
+    tokenizer_base: str = "conf/tokenizer/demo_base.yaml"
+    tokenizer_new: str = "conf/tokenizer/demo_new.yaml"
+    tokenizer_extend: str = "conf/tokenizer/extend.yaml"
+    tokenizer_report: str = "conf/tokenizer/report.yaml"
+    train_base: str = "conf/train/demo_base.yaml"
+    train_continued: str = "conf/train/demo_continued.yaml"
+    eval: str = "conf/eval/demo.yaml"
+    head_languages: str = "conf/head_languages.txt"
+    ranks: int = 2
+
+
+@dataclass
+class Step:
+    name: str
+    output: Path
+    command: list[str] | None = None  # a glot/deepspeed command, or
+    action: Callable[[], None] | None = None  # a small in-process step (views over earlier outputs)
+    env: dict[str, str] | None = None
+
+
+def _glot(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", *args]
+
+
+def _fingerprint(step: Step, previous: str) -> str:
+    return hashlib.sha256(json.dumps([step.name, step.command, previous]).encode()).hexdigest()
+
+
+def _run_step(step: Step, previous: str, log_dir: Path) -> tuple[str, str]:
+    fp = _fingerprint(step, previous)
+    marker = step.output / DONE
+    if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == fp:
+        print(f"[demo] {step.name}: up to date", flush=True)
+        return fp, "skipped"
+    started = time.time()
+    if step.command is not None:
+        print(f"[demo] {step.name}: {shlex.join(step.command)}", flush=True)
+        log = log_dir / f"{step.name}.log"
+        with open(log, "w") as fh:
+            proc = subprocess.run(step.command, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
+                                  env={**os.environ, **(step.env or {})})
+        if proc.returncode != 0:
+            tail = log.read_text(errors="replace").splitlines()[-25:]
+            raise UserError(f"demo step {step.name} failed (exit {proc.returncode}); log {log}:\n" + "\n".join(tail))
+    else:
+        print(f"[demo] {step.name}", flush=True)
+        assert step.action is not None
+        step.action()
+    step.output.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"fingerprint": fp, "seconds": round(time.time() - started, 1)}) + "\n")
+    print(f"[demo] {step.name}: done in {time.time() - started:.0f}s", flush=True)
+    return fp, "ran"
+
+
+def head_view(corpus: Path, head_file: Path, out: Path) -> None:
+    """A corpus view with only the head languages: the base model's training data."""
+    heads = {line.split("#")[0].strip() for line in head_file.read_text().splitlines() if line.split("#")[0].strip()}
+    mix = json.loads((corpus / "mixture.json").read_text())
+    langs = {k: v for k, v in mix["languages"].items() if k in heads}
+    if not langs:
+        raise UserError(f"no head language of {head_file} is in {corpus}/mixture.json")
+    z = sum(v["probability"] for v in langs.values())
+    for v in langs.values():
+        v["probability"] = v["probability"] / z
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "mixture.json").write_text(json.dumps({**mix, "languages": langs}, indent=2) + "\n")
+    link = out / "splits"
+    if link.is_symlink() or link.exists():
+        link.unlink() if link.is_symlink() else shutil.rmtree(link)
+    link.symlink_to((corpus / "splits").resolve(), target_is_directory=True)
+
+
+def base_tokenizer_view(extended: Path, out: Path) -> None:
+    """The base tokenizer in the tokenizer stage's layout (itself as base, identity id_map): training the base
+    model goes through exactly the code path continued pretraining uses."""
+    from transformers import AutoTokenizer
+
+    base = extended / "base_tokenizer"
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(base, out)
+    shutil.copytree(base, out / "base_tokenizer")
+    n = len(AutoTokenizer.from_pretrained(str(base)))
+    (out / "id_map.json").write_text(json.dumps({str(i): i for i in range(n)}) + "\n")
+
+
+def _resolved_train_config(src: Path, dest: Path, **paths: str) -> Path:
+    cfg = yaml.safe_load(src.read_text())
+    for key, value in paths.items():
+        if key == "pretrained":
+            cfg["model"]["pretrained"] = value
+        else:
+            cfg[key] = value
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return dest
+
+
+def plan(out: Path, cfg: DemoConfig) -> list[Step]:
+    corpus, tok = out / "corpus", out / "tokenizer"
+    head_file = REPO / cfg.head_languages
+    cfgs = out / "configs"
+    base_cfg = _resolved_train_config(REPO / cfg.train_base, cfgs / "train_base.yaml",
+                                      corpus=str(out / "base_corpus"), tokenizer=str(out / "base_tokenizer"))
+    cont_cfg = _resolved_train_config(REPO / cfg.train_continued, cfgs / "train_continued.yaml",
+                                      corpus=str(corpus), tokenizer=str(tok),
+                                      pretrained=str(out / "base_model" / "hf"))
+    launcher = f"--num_gpus {cfg.ranks}"
+    ds_env = {"DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu"), "OMP_NUM_THREADS": "1"}
+    return [
+        Step("corpus", corpus, _glot("corpus", "build", "--config", cfg.corpus, "--output", str(corpus))),
+        Step("tokenizer_base", out / "sp_base", _glot("tokenizer", "train", "--config", cfg.tokenizer_base,
+                                                      "--input", str(corpus / "sample"), "--output", str(out / "sp_base"))),
+        Step("tokenizer_new", out / "sp_new", _glot("tokenizer", "train", "--config", cfg.tokenizer_new,
+                                                    "--input", str(corpus / "sample"), "--output", str(out / "sp_new"))),
+        Step("tokenizer_extend", tok, _glot("tokenizer", "extend", "--config", cfg.tokenizer_extend,
+                                            "--base", str(out / "sp_base" / "spm.model"),
+                                            "--new", str(out / "sp_new" / "spm.model"),
+                                            "--input", str(corpus / "splits" / "dev"), "--output", str(tok))),
+        Step("tokenizer_report", out / "tokenizer_report",
+             _glot("tokenizer", "report", "--config", cfg.tokenizer_report, "--extended", str(tok),
+                   "--input", str(corpus / "splits" / "test"), "--output", str(out / "tokenizer_report"))),
+        Step("base_views", out / "base_corpus", action=lambda: (
+            head_view(corpus, head_file, out / "base_corpus"), base_tokenizer_view(tok, out / "base_tokenizer"))),
+        Step("base_model", out / "base_model",
+             _glot("train", "--config", str(base_cfg), "--output", str(out / "base_model"), "--launcher", launcher),
+             env=ds_env),
+        Step("continued_model", out / "continued_model",
+             _glot("train", "--config", str(cont_cfg), "--output", str(out / "continued_model"), "--launcher", launcher),
+             env=ds_env),
+        Step("evaluation", out / "evaluation",
+             _glot("eval", "compare", "--config", cfg.eval, "--input", str(corpus / "splits" / "test"),
+                   "--base", f"{out / 'base_model' / 'hf'}", "--continued", f"{out / 'continued_model' / 'hf'}",
+                   "--output", str(out / "evaluation"))),
+        Step("report", out / "report_assets", action=lambda: _final_report(out)),
+    ]
+
+
+def _final_report(out: Path) -> None:
+    from pipeline.demo_report import write_demo_report
+
+    write_demo_report(out)
+
+
+def run_demo(out: Path, cfg: DemoConfig, force: bool = False) -> Path:
+    out = out.resolve()
+    if force and out.exists():
+        shutil.rmtree(out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    previous, started = "", time.time()
+    timings: dict[str, dict[str, object]] = {}
+    for step in plan(out, cfg):
+        t0 = time.time()
+        previous, status = _run_step(step, previous, out / "logs")
+        timings[step.name] = {"status": status, "seconds": round(time.time() - t0, 1)}
+    (out / "timings.json").write_text(json.dumps({"steps": timings, "total_seconds": round(time.time() - started, 1)},
+                                                 indent=2) + "\n")
+    return out / "report.md"
+
+
+def _handler(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, DemoConfig)
+    if args.ranks is not None:
+        cfg = cfg.model_copy(update={"ranks": args.ranks})
+    report = run_demo(Path(args.output), cfg, force=args.force)
+    print(f"[demo] report: {report} (and {report.with_suffix('.html')}; figures in {report.parent / 'report.json'})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("demo", help="run the whole main job end to end on the bundled UDHR sample")
+    p.add_argument("--config", default="conf/demo.yaml", help="which config each step uses (conf/demo.yaml)")
+    p.add_argument("--output", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--ranks", type=int, help="DeepSpeed processes for training (overrides the config)")
+    p.add_argument("--force", action="store_true", help="start from scratch (delete --output first)")
+    p.set_defaults(func=_handler)

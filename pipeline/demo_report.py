@@ -1,0 +1,154 @@
+"""The demo's one report: corpus statistics, tokenizer report, training curves and evaluation, linked from one
+Markdown/HTML page, with the headline figures in report.json."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+KEYS = (
+    "tail_pppl_base",
+    "tail_pppl_continued",
+    "head_pppl_base",
+    "head_pppl_continued",
+    "tail_top10_base",
+    "tail_top10_continued",
+)
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _curves(out: Path, assets: Path) -> str | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    drawn = False
+    for name in ("base_model", "continued_model"):
+        path = out / name / "metrics.jsonl"
+        if not path.is_file():
+            continue
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        pts = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), label=name.replace("_", " "))
+            drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("MLM loss (masked tokens)")
+    ax.set_title("Training curves")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(assets / "training_curves.png", dpi=110)
+    plt.close(fig)
+    return "training_curves.png"
+
+
+def _copy_pngs(src: Path, assets: Path, prefix: str) -> list[str]:
+    names = []
+    for png in sorted(src.glob("*.png")) if src.is_dir() else []:
+        dest = f"{prefix}_{png.name}"
+        shutil.copy(png, assets / dest)
+        names.append(dest)
+    return names
+
+
+def find_headline(evaluation: Path) -> dict[str, Any]:
+    """The evaluation step's comparison JSON: the first JSON file in it holding all headline keys."""
+    for path in sorted(evaluation.glob("*.json")):
+        data = _json(path)
+        for candidate in (data, data.get("summary", {}), data.get("headline", {})):
+            if isinstance(candidate, dict) and all(k in candidate for k in KEYS):
+                return {"source": path.name, **{k: candidate[k] for k in KEYS}, "full": data}
+    raise FileNotFoundError(f"{evaluation}: no JSON with the headline keys {KEYS}")
+
+
+def _verdict(h: dict[str, Any]) -> list[str]:
+    lines = []
+
+    def ratio(a, b):
+        return None if a in (None, 0) or b is None else a / b
+
+    tail = ratio(h["tail_pppl_base"], h["tail_pppl_continued"])
+    head = ratio(h["head_pppl_continued"], h["head_pppl_base"])
+    if tail is not None:
+        lines.append(f"- Tail pseudo-perplexity (per word/character): {h['tail_pppl_base']:.3g} → "
+                     f"{h['tail_pppl_continued']:.3g}, {tail:.2f}× lower (goal ≥ 2×: {'met' if tail >= 2 else 'missed'}).")
+    if head is not None:
+        lines.append(f"- Head pseudo-perplexity: {h['head_pppl_base']:.3g} → {h['head_pppl_continued']:.3g} "
+                     f"({(head - 1) * 100:+.1f}%; goal: not worse than +10%: {'met' if head <= 1.10 else 'missed'}).")
+    if h["tail_top10_base"] is not None and h["tail_top10_continued"] is not None:
+        up = h["tail_top10_continued"] > h["tail_top10_base"]
+        lines.append(f"- Tail retrieval top-10 accuracy: {h['tail_top10_base']:.3f} → {h['tail_top10_continued']:.3f} "
+                     f"(goal: up: {'met' if up else 'missed'}).")
+    return lines
+
+
+def write_demo_report(out: Path) -> dict[str, Any]:
+    assets = out / "report_assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    corpus = _json(out / "corpus" / "stats" / "summary.json")
+    tok = _json(out / "tokenizer_report" / "report.json")
+    timings = _json(out / "timings.json")
+    headline = find_headline(out / "evaluation")
+    images = {
+        "corpus": _copy_pngs(out / "corpus" / "stats", assets, "corpus"),
+        "tokenizer": _copy_pngs(out / "tokenizer_report", assets, "tokenizer"),
+        "training": [p for p in [_curves(out, assets)] if p],
+        "evaluation": _copy_pngs(out / "evaluation", assets, "eval"),
+    }
+    report = {k: headline[k] for k in KEYS}
+    report["evaluation_source"] = f"evaluation/{headline['source']}"
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    md = ["# glotforge demo report", "", "Bundled UDHR sample: corpus → tokenizer → continued pretraining → evaluation.",
+          "Held-out text throughout: UDHR articles 21–30.", "", "## Result", ""]
+    md += _verdict(headline)
+    eval_md = out / "evaluation" / "report.md"
+    md += ["", "How pseudo-perplexity is normalised and how `<unk>` is scored: see the evaluation report "
+           f"([evaluation/report.md]({eval_md.relative_to(out)})).", ""]
+    md += ["## Corpus", ""]
+    if corpus:
+        md.append(f"{corpus.get('language_scripts')} language-scripts ({corpus.get('head_language_scripts')} head, "
+                  f"{corpus.get('tail_language_scripts')} tail), {corpus.get('segments'):,} segments after cleaning "
+                  "and deduplication. Full report: [corpus/stats/report.md](corpus/stats/report.md).")
+    md += ["", *[f"![{p}](report_assets/{p})" for p in images["corpus"]], "", "## Tokenizer", ""]
+    if tok:
+        summ = tok.get("summary", tok)
+        md.append("```json\n" + json.dumps(summ, indent=1)[:3000] + "\n```")
+    md += ["Full report: [tokenizer_report/](tokenizer_report/).", "",
+           *[f"![{p}](report_assets/{p})" for p in images["tokenizer"]], "", "## Training", ""]
+    md += [*[f"![{p}](report_assets/{p})" for p in images["training"]],
+           "Runs: [base_model/](base_model/) (head languages, base tokenizer) and "
+           "[continued_model/](continued_model/) (all languages, extended tokenizer): metrics.jsonl, TensorBoard.", ""]
+    md += ["## Evaluation", "", "| figure | value |", "|---|---:|"]
+    md += [f"| {k} | {report[k] if report[k] is None else f'{report[k]:.4g}'} |" for k in KEYS]
+    md += ["", *[f"![{p}](report_assets/{p})" for p in images["evaluation"]], ""]
+    if timings:
+        md += ["## Timings", "", "| step | status | seconds |", "|---|---|---:|"]
+        md += [f"| {s} | {t['status']} | {t['seconds']} |" for s, t in timings.get("steps", {}).items()]
+    text = "\n".join(md) + "\n"
+    (out / "report.md").write_text(text)
+    body = []
+    for line in md:
+        if line.startswith("!["):
+            src = line[line.index("(") + 1 : -1]
+            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
+        elif line:
+            body.append(f"<p>{html.escape(line)}</p>")
+    (out / "report.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>glotforge demo</title>"
+                                     "</head><body style='font-family:sans-serif;max-width:1000px;margin:auto'>"
+                                     + "\n".join(body) + "</body></html>")
+    return report
