@@ -22,13 +22,10 @@ AREAS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="glot", description="glotforge: multilingual corpora, tokenizers and continued pretraining."
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in AREAS:
+def register_all(modules: list[str], sub: argparse._SubParsersAction) -> None:
+    """Call each module's register(sub); a module that is not installed is skipped (a partial checkout still runs
+    the commands it has), but an import error inside an installed module is raised."""
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -36,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glot", description="glotforge: multilingual corpora, tokenizers and continued pretraining."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    register_all(AREAS, parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
 

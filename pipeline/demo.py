@@ -165,7 +165,8 @@ def plan(out: Path, cfg: DemoConfig) -> list[Step]:
              env=ds_env),
         Step("evaluation", out / "evaluation",
              _glot("eval", "compare", "--config", cfg.eval, "--input", str(corpus / "splits" / "test"),
-                   "--base", f"{out / 'base_model' / 'hf'}", "--continued", f"{out / 'continued_model' / 'hf'}",
+                   "--model", f"base={out / 'base_model' / 'hf'}",
+                   "--model", f"continued={out / 'continued_model' / 'hf'}",
                    "--output", str(out / "evaluation"))),
         Step("report", out / "report_assets", action=lambda: _final_report(out)),
     ]
