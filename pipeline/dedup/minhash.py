@@ -1,0 +1,103 @@
+"""MinHash signatures and LSH band keys with 64-bit arithmetic, vectorised over a whole Arrow batch.
+
+Permutation i of a 64-bit shingle hash x is splitmix64(x * a_i + b_i) (wrapping uint64 arithmetic, a_i odd, so
+each is a bijection followed by a strong mixer); the signature is the minimum per permutation. Each band of
+`rows` minima is folded into one 64-bit key, so LSH buckets are plain (label, band, key) groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column
+from pyspark.sql.functions import pandas_udf
+from pyspark.sql.types import ArrayType, LongType, StructField, StructType
+
+from pipeline.dedup.shingles import py_hash, py_shingles
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# Shingle rows per block: bounds the (shingles x permutations) matrix to ~16 MiB at 128 permutations.
+_BLOCK = 1 << 14
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (in place on a fresh array)."""
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.Generator(np.random.PCG64(seed))
+    a = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True) | np.uint64(1)
+    b = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True)
+    return a, b
+
+
+def signatures(hashes: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(docs x num_perm) uint64 MinHash signatures; a document without shingles gets all-max (never used)."""
+    n_docs, num_perm = len(hashes), len(a)
+    sig = np.full((n_docs, num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    lengths = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=n_docs)
+    start = 0
+    with np.errstate(over="ignore"):
+        while start < n_docs:
+            # A block of whole documents holding about _BLOCK shingles (at least one document).
+            cum = np.cumsum(lengths[start:])
+            stop = start + max(1, int(np.searchsorted(cum, _BLOCK, side="right")))
+            docs = [i for i in range(start, stop) if lengths[i] > 0]
+            if docs:
+                flat = np.concatenate([np.asarray(hashes[i]) for i in docs]).view(np.uint64)
+                values = flat[:, None] * a[None, :]
+                values += b[None, :]
+                _mix(values)
+                offsets = np.concatenate(([0], np.cumsum(lengths[docs])[:-1]))
+                sig[docs] = np.minimum.reduceat(values, offsets, axis=0)
+            start = stop
+    return sig
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(docs x bands) int64: one 64-bit key per band, folding its `rows` minima (and the band number)."""
+    blocks = sig[:, : bands * rows].reshape(len(sig), bands, rows)
+    with np.errstate(over="ignore"):
+        key = np.broadcast_to(np.arange(bands, dtype=np.uint64) * _GOLDEN, (len(sig), bands)).copy()
+        for j in range(rows):
+            key = _mix(key ^ blocks[:, :, j]) + _GOLDEN
+    return key.view(np.int64)
+
+
+def shingle_array(text: str, no_space: bool, word_n: int, char_n: int) -> np.ndarray:
+    """Sorted distinct 64-bit hashes of a text's shingles."""
+    hashes = {py_hash(g) for g in py_shingles(text, no_space, word_n, char_n)}
+    return np.array(sorted(hashes), dtype=np.int64)
+
+
+MINHASH_RESULT = StructType(
+    [StructField("h", ArrayType(LongType())), StructField("keys", ArrayType(LongType()))]
+)
+
+
+def minhash_udf(num_perm: int, bands: int, rows: int, seed: int, word_n: int, char_n: int):
+    """A pandas UDF (text, no_space) -> struct(h: shingle hashes, keys: one key per band; both empty when the
+    text has no shingles). Shingling runs here in Python: as Spark SQL higher-order functions it re-evaluated
+    the tokenisation for every n-gram and was 50x slower."""
+    a, b = permutations(num_perm, seed)
+    a, b = a[: bands * rows], b[: bands * rows]
+
+    @pandas_udf(MINHASH_RESULT)  # type: ignore[call-overload]
+    def _minhash(text: pd.Series, no_space: pd.Series) -> pd.DataFrame:
+        arrays = [shingle_array(t, bool(ns), word_n, char_n) for t, ns in zip(text, no_space, strict=True)]
+        keys = band_keys(signatures(arrays, a, b), bands, rows)
+        return pd.DataFrame(
+            {"h": arrays, "keys": [k if len(h) else k[:0] for k, h in zip(keys, arrays, strict=True)]}
+        )
+
+    def apply(text: Column, no_space: Column) -> Column:
+        return _minhash(text, no_space)
+
+    return apply
