@@ -93,7 +93,7 @@ def test_udhr_articles_are_documents(udhr_collected):
 def write_format_fixtures(root: Path) -> dict[str, dict]:
     """One directory per reader format, each with good files and a bad case; returns collect sources."""
     (root / "text").mkdir()
-    (root / "text" / "fra_Latn.txt").write_bytes("Bonjour le monde.\nAu revoir.\n".encode())
+    (root / "text" / "fra_Latn.txt").write_bytes(b"Bonjour le monde.\nAu revoir.\n")
     (root / "text" / "deu_Latn.txt").write_bytes(b"Guten Tag.\nkaputt \xff\xfe Zeile\n")
     (root / "text" / "ell_Grek.txt").write_bytes(b"")
     (root / "jsonl").mkdir()

@@ -16,7 +16,7 @@ from pipeline.readers.warc import parse_warc
 
 
 def test_text_lines_and_invalid_utf8():
-    content = "erste Zeile\nzweite Zeile\n".encode() + b"bad \xff\xfe line\n" + "letzte\n".encode()
+    content = b"erste Zeile\nzweite Zeile\n" + b"bad \xff\xfe line\n" + b"letzte\n"
     recs = list(parse_text("/x/de.txt", content))
     assert [r.text for r in recs if r.error is None] == ["erste Zeile", "zweite Zeile", "letzte"]
     bad = [r for r in recs if r.error]
@@ -45,7 +45,7 @@ def test_jsonl_good_and_bad_lines():
 
 
 def test_csv_tsv_rows_quotes_and_bad_rows():
-    content = 'text,lang\n"multi\nline",en\nsimple,fr\ntoo,many,fields\n'.encode()
+    content = b'text,lang\n"multi\nline",en\nsimple,fr\ntoo,many,fields\n'
     recs = list(parse_delimited("/d/t.csv", content, text_field="text", label_field="lang"))
     good = [(r.text, r.raw_label) for r in recs if not r.error]
     assert good == [("multi\nline", "en"), ("simple", "fr")]
