@@ -7,9 +7,11 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -81,6 +83,33 @@ def write_segment_table(df: DataFrame, path: str) -> None:
         .partitionBy("label")
         .parquet(path)
     )
+
+
+def run_transform_stage(
+    spark: SparkSession,
+    *,
+    stage: str,
+    config: BaseModel,
+    input_path: str,
+    output: str,
+    transform: Callable[[DataFrame, Any], tuple[DataFrame, DataFrame, dict[str, Any], list[DataFrame]]],
+) -> dict[str, Any]:
+    """A segment-table → segment-table stage: read (persisted, counted once), transform into (kept, rejected,
+    extra stats, DataFrames it cached), write with `finish_stage`, and release every cache."""
+    started = time.time()
+    df = read_segments(spark, input_path).persist(StorageLevel.MEMORY_AND_DISK)
+    cached: list[DataFrame] = []
+    try:
+        rows_in = df.count()
+        kept, rejected, extra, cached = transform(df, config)
+        return finish_stage(
+            spark, stage=stage, kept=kept, rejected=rejected, output=output, config=config,
+            rows_in=rows_in, started=started, extra=extra,
+        )
+    finally:
+        for c in cached:
+            c.unpersist()
+        df.unpersist()
 
 
 def finish_split_stage(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from pyspark import StorageLevel
@@ -21,7 +20,7 @@ from pipeline.clean.corpus_filters import script_mismatch, too_few_segments
 from pipeline.cli_args import add_stage_args
 from pipeline.corpus_config import SparkSection, load_section
 from pipeline.spark import get_spark
-from pipeline.stage import finish_stage, read_segments, to_rejected
+from pipeline.stage import run_transform_stage, to_rejected
 
 STAGE = "clean"
 
@@ -47,19 +46,7 @@ def clean(df: DataFrame, cfg: CleanConfig) -> tuple[DataFrame, DataFrame, dict[s
 
 
 def run(spark: SparkSession, cfg: CleanConfig, input: str, output: str) -> dict[str, Any]:
-    started = time.time()
-    df = read_segments(spark, input).persist(StorageLevel.MEMORY_AND_DISK)
-    rows_in = df.count()
-    kept, rejected, report, cached = clean(df, cfg)
-    try:
-        return finish_stage(
-            spark, stage=STAGE, kept=kept, rejected=rejected, output=output, config=cfg,
-            rows_in=rows_in, started=started, extra=report,
-        )
-    finally:
-        for c in cached:
-            c.unpersist()
-        df.unpersist()
+    return run_transform_stage(spark, stage=STAGE, config=cfg, input_path=input, output=output, transform=clean)
 
 
 def _handler(args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from pyspark import StorageLevel
@@ -22,7 +21,7 @@ from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.exact import mark_exact
 from pipeline.dedup.near import near_duplicates
 from pipeline.spark import get_spark
-from pipeline.stage import finish_stage, read_segments, to_rejected
+from pipeline.stage import run_transform_stage, to_rejected
 
 STAGE = "dedup"
 
@@ -72,19 +71,7 @@ def dedup(df: DataFrame, cfg: DedupConfig) -> tuple[DataFrame, DataFrame, dict[s
 
 
 def run(spark: SparkSession, cfg: DedupConfig, input: str, output: str) -> dict[str, Any]:
-    started = time.time()
-    df = read_segments(spark, input).persist(StorageLevel.MEMORY_AND_DISK)
-    rows_in = df.count()
-    kept, rejected, extra, cached = dedup(df, cfg)
-    try:
-        return finish_stage(
-            spark, stage=STAGE, kept=kept, rejected=rejected, output=output, config=cfg,
-            rows_in=rows_in, started=started, extra=extra,
-        )
-    finally:
-        for c in cached:
-            c.unpersist()
-        df.unpersist()
+    return run_transform_stage(spark, stage=STAGE, config=cfg, input_path=input, output=output, transform=dedup)
 
 
 def _handler(args: argparse.Namespace) -> int:
