@@ -113,6 +113,9 @@ def write_demo_report(out: Path) -> dict[str, Any]:
     md = ["# glotforge demo report", "", "Bundled UDHR sample: corpus → tokenizer → continued pretraining → evaluation.",
           "Held-out text throughout: UDHR articles 21–30.", "", "## Result", ""]
     md += _verdict(headline)
+    md += ["", "The models are small (conf/model/demo-xlmr.json: 4 layers, hidden 128) and each is trained for a few "
+           "hundred steps on CPU, so absolute pseudo-perplexities are very high; what the demo shows is the comparison "
+           "of the same evaluation on the same held-out text for both models. Step timings are below."]
     eval_md = out / "evaluation" / "report.md"
     md += ["", "How pseudo-perplexity is normalised and how `<unk>` is scored: see the evaluation report "
            f"([evaluation/report.md]({eval_md.relative_to(out)})).", ""]
