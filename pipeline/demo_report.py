@@ -116,7 +116,7 @@ def write_demo_report(out: Path) -> dict[str, Any]:
     md += ["", "The models are small (conf/model/demo-xlmr.json: 4 layers, hidden 128) and each is trained for a few "
            "hundred steps on CPU, so absolute pseudo-perplexities are very high; what the demo shows is the comparison "
            "of the same evaluation on the same held-out text for both models. Step timings are below."]
-    eval_md = out / "evaluation" / "report.md"
+    eval_md = out / "evaluation" / "comparison.md"
     md += ["", "How pseudo-perplexity is normalised and how `<unk>` is scored: see the evaluation report "
            f"([evaluation/report.md]({eval_md.relative_to(out)})).", ""]
     md += ["## Corpus", ""]

@@ -1,0 +1,39 @@
+"""The demo's own steps: the head-language corpus view the base model trains on, and the report's headline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.demo import head_view
+from pipeline.demo_report import KEYS, find_headline
+from pipeline.errors import UserError
+
+
+def test_head_view_keeps_head_languages_and_renormalises(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "splits" / "train" / "label=eng_Latn").mkdir(parents=True)
+    mix = {"alpha": 0.3, "languages": {"eng_Latn": {"segments": 100, "probability": 0.5},
+                                       "fra_Latn": {"segments": 50, "probability": 0.3},
+                                       "yor_Latn": {"segments": 10, "probability": 0.2}}}
+    (corpus / "mixture.json").write_text(json.dumps(mix))
+    heads = tmp_path / "head.txt"
+    heads.write_text("eng_Latn\nfra_Latn  # comment\n")
+    head_view(corpus, heads, tmp_path / "view")
+    view = json.loads((tmp_path / "view" / "mixture.json").read_text())
+    assert set(view["languages"]) == {"eng_Latn", "fra_Latn"}
+    assert view["languages"]["eng_Latn"]["probability"] == pytest.approx(0.5 / 0.8)
+    assert (tmp_path / "view" / "splits" / "train" / "label=eng_Latn").is_dir()
+    heads.write_text("kal_Latn\n")
+    with pytest.raises(UserError, match="no head language"):
+        head_view(corpus, heads, tmp_path / "view2")
+
+
+def test_headline_is_found_or_missing_loudly(tmp_path):
+    (tmp_path / "other.json").write_text(json.dumps({"x": 1}))
+    with pytest.raises(FileNotFoundError):
+        find_headline(tmp_path)
+    (tmp_path / "comparison.json").write_text(json.dumps({k: i + 1.0 for i, k in enumerate(KEYS)}))
+    got = find_headline(tmp_path)
+    assert got["source"] == "comparison.json" and [got[k] for k in KEYS] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
