@@ -3,11 +3,13 @@ LID models trained here (GlotLID and lid.176 label formats)."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
-import fasttext
 import pytest
 import xxhash
 
@@ -58,7 +60,14 @@ def train_tiny(lines: list[tuple[str, str]], path: Path) -> str:
     random.Random(0).shuffle(lines)
     train = path.with_suffix(".txt")
     train.write_text("".join(f"__label__{label} {text.replace(chr(10), ' ')}\n" for label, text in lines))
-    fasttext.train_supervised(input=str(train), verbose=0, **TINY_FASTTEXT).save_model(str(path))
+    # Trained in a fresh interpreter: in a long pytest session (Spark, torch, DeepSpeed loaded) this tiny
+    # fastText run diverged to NaN, while the same data and seed train fine in a clean process.
+    code = (
+        "import fasttext, json, sys; a = json.loads(sys.argv[1]); "
+        "fasttext.train_supervised(input=a['input'], verbose=0, **a['params']).save_model(a['out'])"
+    )
+    args = json.dumps({"input": str(train), "params": TINY_FASTTEXT, "out": str(path)})
+    subprocess.run([sys.executable, "-c", code, args], check=True)
     return str(path)
 
 
