@@ -17,9 +17,7 @@ from pyspark.sql import functions as F
 from pipeline.clean.chunk_filters import apply_chunk_filters
 from pipeline.clean.config import CleanConfig
 from pipeline.clean.corpus_filters import script_mismatch, too_few_segments
-from pipeline.cli_args import add_stage_args
-from pipeline.corpus_config import SparkSection, load_section
-from pipeline.spark import get_spark
+from pipeline.jobs.common import register_stage, submit_main
 from pipeline.stage import run_transform_stage, to_rejected
 
 STAGE = "clean"
@@ -49,26 +47,12 @@ def run(spark: SparkSession, cfg: CleanConfig, input: str, output: str) -> dict[
     return run_transform_stage(spark, stage=STAGE, config=cfg, input_path=input, output=output, transform=clean)
 
 
-def _handler(args: argparse.Namespace) -> int:
-    cfg = load_section(args.config, STAGE, CleanConfig)
-    sp = load_section(args.config, "spark", SparkSection)
-    spark = get_spark(f"{sp.app_name}-{STAGE}", sp.conf)
-    stats = run(spark, cfg, args.input, args.output)
-    print(f"clean: read {stats['rows_in']}, kept {stats['kept']}, rejected {stats['rejected']} "
-          f"{stats['rejected_by_reason']}")
-    return 0
-
-
 def register(corpus_sub: argparse._SubParsersAction) -> None:
-    p = corpus_sub.add_parser("clean", help="ROOTS-style segment filters and Glot500 corpus-level filters")
-    add_stage_args(p, needs_input=True)
-    p.set_defaults(func=_handler)
+    register_stage(corpus_sub, STAGE, "ROOTS-style segment filters and Glot500 corpus-level filters", CleanConfig, run)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.cli import main as glot_main
-
-    return glot_main(["corpus", "clean", *(sys.argv[1:] if argv is None else argv)])
+    return submit_main(STAGE, argv)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,10 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pipeline.cli_args import add_stage_args
-from pipeline.corpus_config import SparkSection, load_section
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.exact import mark_exact
 from pipeline.dedup.near import near_duplicates
-from pipeline.spark import get_spark
+from pipeline.jobs.common import register_stage, submit_main
 from pipeline.stage import run_transform_stage, to_rejected
 
 STAGE = "dedup"
@@ -74,26 +72,12 @@ def run(spark: SparkSession, cfg: DedupConfig, input: str, output: str) -> dict[
     return run_transform_stage(spark, stage=STAGE, config=cfg, input_path=input, output=output, transform=dedup)
 
 
-def _handler(args: argparse.Namespace) -> int:
-    cfg = load_section(args.config, STAGE, DedupConfig)
-    sp = load_section(args.config, "spark", SparkSection)
-    spark = get_spark(f"{sp.app_name}-{STAGE}", sp.conf)
-    stats = run(spark, cfg, args.input, args.output)
-    print(f"dedup: read {stats['rows_in']}, kept {stats['kept']}, rejected {stats['rejected']} "
-          f"{stats['rejected_by_reason']}")
-    return 0
-
-
 def register(corpus_sub: argparse._SubParsersAction) -> None:
-    p = corpus_sub.add_parser("dedup", help="exact and MinHash-LSH near-duplicate removal within each label")
-    add_stage_args(p, needs_input=True)
-    p.set_defaults(func=_handler)
+    register_stage(corpus_sub, STAGE, "exact and MinHash-LSH near-duplicate removal within each label", DedupConfig, run)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.cli import main as glot_main
-
-    return glot_main(["corpus", "dedup", *(sys.argv[1:] if argv is None else argv)])
+    return submit_main(STAGE, argv)
 
 
 if __name__ == "__main__":
