@@ -27,7 +27,8 @@ class MaskedOnlyMLM(nn.Module):
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(sum of cross-entropy over masked tokens, number of masked tokens); inputs are full packed blocks."""
         encoder = getattr(self.mlm, self.mlm.base_model_prefix)
-        hidden = encoder(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).last_hidden_state
+        # Packed blocks have no padding: no attention mask lets SDPA pick its fused (flash) kernel.
+        hidden = encoder(input_ids=input_ids).last_hidden_state
         if self.masked_only:
             sel = labels != IGNORE
             logits = self.mlm.lm_head(hidden[sel])  # gather, then the head: (n_masked, vocab)
