@@ -33,7 +33,11 @@ class TrainConfig(StrictModel):
 class ExtendConfig(StrictModel):
     """How new pieces join the base vocabulary, and how much text the built-in slow/fast check uses."""
 
-    score_shift: float = Field(0.0, description="added to every appended piece's score (0 = Glot500)")
+    score_shift: float | Literal["auto"] = Field(
+        0.0,
+        description="added to every appended piece's score: 0 keeps the new model's scores (Glot500); 'auto' "
+        "shifts them onto the base's scale by the median score difference of the pieces both models share",
+    )
     verify_segments_per_label: int = Field(
         20, ge=0, description="segments per label from --input for the check"
     )

@@ -1,8 +1,9 @@
 """`glot tokenizer extend`: Glot500's vocabulary extension done so that no id moves.
 
 Every NORMAL piece of the new model that the base lacks is appended after the base pieces (score + shift), so
-base tokens and the specials keep their ids; only <mask>, which XLM-R keeps last, moves to the new last id, and
-`id_map.json` says so. The result is checked before it is reported: sentencepiece ("slow") and the saved HF
+base tokens and the specials keep their ids and base pieces their scores; only <mask>, which XLM-R keeps last,
+moves to the new last id, and `id_map.json` says so. The shift is 0 (Glot500) or calibrated from the pieces both
+models share (`calibrate_score_shift`). The result is checked before it is reported: sentencepiece ("slow") and the saved HF
 fast tokenizer must give the same ids, except for Viterbi ties, which are counted and listed."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from sentencepiece import sentencepiece_model_pb2 as sp_pb2
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
@@ -29,6 +32,10 @@ from tokenizer.xlmr import (
 )
 
 log = logging.getLogger(__name__)
+
+ScoreShift = float | Literal["auto"]
+# a median over fewer shared pieces than this says little about two models' relative scale
+MIN_SHARED_PIECES = 50
 
 
 def _hf_sp_model(base: str) -> Path | None:
@@ -77,6 +84,36 @@ def load_base(base: str) -> tuple[sp_pb2.ModelProto, PreTrainedTokenizerBase]:
     return proto, tok
 
 
+def calibrate_score_shift(base: sp_pb2.ModelProto, new: sp_pb2.ModelProto) -> dict:
+    """The shift that puts the new model's scores on the base's scale: the median of (base − new score) over the
+    NORMAL pieces both models hold.
+
+    A unigram score is log(expected count / total count) in the model's own training corpus and vocabulary, so
+    two models' scores differ by a corpus- and size-dependent offset (e.g. log of the corpus size ratio when the
+    new model's text contains the base's). Appended pieces that keep the new model's scale are penalised by that
+    offset against base pieces in the merged Viterbi, so a tail word is split into more (base) pieces than either
+    model alone would choose. Shared pieces are the same strings estimated by both models, so their score
+    differences measure the offset directly; the median ignores pieces whose frequency really differs between the
+    two corpora. Base scores stay as they are (XLM-R's own segmentations keep their scores); only the appended
+    pieces become more (or less) competitive."""
+    base_scores = {p.piece: p.score for p in base.pieces if p.type == NORMAL}
+    diffs = [
+        base_scores[p.piece] - p.score for p in new.pieces if p.type == NORMAL and p.piece in base_scores
+    ]
+    if len(diffs) < MIN_SHARED_PIECES:
+        raise UserError(
+            f"score_shift auto: the base and new models share {len(diffs)} normal pieces, fewer than "
+            f"{MIN_SHARED_PIECES}, too few to calibrate their scores; give a numeric score_shift instead"
+        )
+    deciles = statistics.quantiles(diffs, n=10)
+    return {
+        "score_shift": statistics.median(diffs),
+        "shared_pieces": len(diffs),
+        "difference_p10": deciles[0],
+        "difference_p90": deciles[-1],
+    }
+
+
 def merge_protos(
     base: sp_pb2.ModelProto, new: sp_pb2.ModelProto, score_shift: float
 ) -> tuple[sp_pb2.ModelProto, dict[str, int]]:
@@ -105,6 +142,7 @@ def _write_extension(
     merged: sp_pb2.ModelProto,
     skipped: dict[str, int],
     score_shift: float,
+    calibration: dict | None,
     verify_texts: list[str],
     verify_synthetic: int,
     seed: int,
@@ -137,6 +175,7 @@ def _write_extension(
         "mask_id": final - 1,
         "special_ids": HF_SPECIALS | {"<mask>": final - 1},
         "score_shift": score_shift,
+        "score_calibration": calibration,
         "verification": check,
         "ties": check["ties"],
     }
@@ -146,19 +185,27 @@ def extend_tokenizer(
     base: str,
     new_model: str,
     out: str,
-    score_shift: float = 0.0,
+    score_shift: ScoreShift = 0.0,
     verify_texts: list[str] | None = None,
     verify_synthetic: int = 2000,
     seed: int = 0,
 ) -> dict:
     """Merge `new_model` into `base` (HF dir/id or XLM-R-layout .model) and write `out` (see module doc).
 
-    Returns the contents of `<out>/extension.json`. Raises UserError for a base that is not XLM-R-style and
+    `score_shift` is added to every appended piece's score: 0 keeps the new model's scores (Glot500); "auto"
+    calibrates them onto the base's scale (`calibrate_score_shift`). Returns the contents of
+    `<out>/extension.json`. Raises UserError for a base that is not XLM-R-style and
     RuntimeError if the written tokenizer breaks an invariant or slow/fast disagree beyond ties."""
     base_proto, base_tok = load_base(base)
     new_proto = load_proto(new_model)
     if new_proto.trainer_spec.model_type != sp_pb2.TrainerSpec.UNIGRAM:
         raise UserError(f"{new_model}: extension pieces must come from a unigram model")
+    calibration = None
+    if score_shift == "auto":
+        calibration = calibrate_score_shift(base_proto, new_proto)
+        score_shift = calibration["score_shift"]
+    elif isinstance(score_shift, str):
+        raise UserError(f"score_shift must be a number or 'auto', got {score_shift!r}")
     merged, skipped = merge_protos(base_proto, new_proto, score_shift)
     out_dir = Path(out)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +220,7 @@ def extend_tokenizer(
             merged,
             skipped,
             score_shift,
+            calibration,
             list(verify_texts or []),
             verify_synthetic,
             seed,

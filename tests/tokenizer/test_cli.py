@@ -23,7 +23,7 @@ def demo(tmp_path_factory, udhr_split):
     common = "character_coverage: 1.0\nnum_threads: 1\ninput_sentence_size: 0\n"
     (d / "base.yaml").write_text(f"vocab_size: 600\n{common}labels_file: {d / 'head.txt'}\n")
     (d / "new.yaml").write_text(f"vocab_size: 1500\n{common}")
-    (d / "extend.yaml").write_text("score_shift: 0.0\nverify_segments_per_label: 5\nverify_synthetic: 200\n")
+    (d / "extend.yaml").write_text("score_shift: auto\nverify_segments_per_label: 5\nverify_synthetic: 200\n")
     (d / "report.yaml").write_text(f"head_languages: {d / 'head.txt'}\nplot: false\n")
     return d
 
@@ -86,6 +86,9 @@ def test_train_extend_report(demo, capsys):
     )
     ext = json.loads((d / "ext" / "extension.json").read_text())
     assert ext["verification"]["texts"] == 5 * len(LABELS) + 200
+    assert ext["score_calibration"]["shared_pieces"] >= 50
+    assert ext["score_shift"] == ext["score_calibration"]["score_shift"]
+    assert "score_shift: auto" in (d / "ext" / "config.resolved.yaml").read_text()
     assert {p.name for p in (d / "ext").iterdir()} >= {
         "tokenizer.json",
         "tokenizer_config.json",

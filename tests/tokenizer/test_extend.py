@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 
 import pytest
 import sentencepiece as spm
@@ -11,8 +12,9 @@ from tokenizers import Tokenizer, pre_tokenizers
 from tokenizers.models import WordPiece
 from transformers import AutoTokenizer, PreTrainedTokenizerFast, XLMRobertaTokenizer
 
+from pipeline.config import load_config
 from pipeline.errors import UserError
-from tokenizer.config import TrainConfig
+from tokenizer.config import ExtendConfig, TrainConfig
 from tokenizer.extend import extend_tokenizer
 from tokenizer.train import train_sentencepiece
 from tokenizer.verify import check_invariants, compare_slow_fast, verify_tokenizer
@@ -71,6 +73,92 @@ def test_score_shift_moves_only_appended_scores(tmp_path, models):
     assert [p.score for p in merged.pieces[:n]] == [p.score for p in base.pieces]
     assert all(p.score == pytest.approx(new_scores[p.piece] - 3.0) for p in merged.pieces[n:])
     assert info["score_shift"] == -3.0
+
+
+def test_auto_score_shift_is_the_median_score_difference_of_shared_pieces(tmp_path, models, udhr_split):
+    out = tmp_path / "auto"
+    texts = [ts[0] for ts in udhr_split["eval"].values()]
+    info = extend_tokenizer(
+        str(models["base"]),
+        str(models["new"]),
+        str(out),
+        score_shift="auto",
+        verify_texts=texts,
+        verify_synthetic=300,
+    )
+    base, new = load_proto(models["base"]), load_proto(models["new"])
+    base_scores = {p.piece: p.score for p in base.pieces if p.type == NORMAL}
+    diffs = [
+        base_scores[p.piece] - p.score for p in new.pieces if p.type == NORMAL and p.piece in base_scores
+    ]
+    assert info["score_calibration"]["shared_pieces"] == len(diffs) >= 50
+    assert info["score_shift"] == pytest.approx(statistics.median(diffs))
+    assert (
+        info["score_shift"] > 0
+    )  # the 4000-piece all-language model's scores sit below the head-only base's
+    merged = load_proto(out / "sentencepiece.bpe.model")
+    n = len(base.pieces)
+    assert [p.score for p in merged.pieces[:n]] == [p.score for p in base.pieces]
+    new_scores = {p.piece: p.score for p in new.pieces}
+    assert all(
+        p.score == pytest.approx(new_scores[p.piece] + info["score_shift"], abs=1e-5)
+        for p in merged.pieces[n:]
+    )
+    assert info["verification"]["disagreements"] == 0
+
+
+def test_auto_score_shift_cancels_an_arbitrary_offset_of_the_new_scores(tmp_path, models):
+    """The same new model with every score lowered by 4 (another corpus size, another vocabulary size) gives the
+    same calibrated merge, where a fixed shift of 0 gives a different one."""
+    lowered = load_proto(models["new"])
+    for p in lowered.pieces:
+        p.score -= 4.0
+    (tmp_path / "lowered.model").write_bytes(lowered.SerializeToString())
+    merged = {}
+    for name, model, shift in (
+        ("auto", models["new"], "auto"),
+        ("auto_lowered", tmp_path / "lowered.model", "auto"),
+        ("zero", models["new"], 0.0),
+        ("zero_lowered", tmp_path / "lowered.model", 0.0),
+    ):
+        extend_tokenizer(
+            str(models["base"]), str(model), str(tmp_path / name), score_shift=shift, verify_synthetic=50
+        )
+        merged[name] = [
+            (p.piece, p.score) for p in load_proto(tmp_path / name / "sentencepiece.bpe.model").pieces
+        ]
+    assert [pc for pc, _ in merged["auto"]] == [pc for pc, _ in merged["auto_lowered"]]
+    assert [s for _, s in merged["auto"]] == pytest.approx([s for _, s in merged["auto_lowered"]], abs=1e-4)
+    assert [s for _, s in merged["zero"]] != pytest.approx([s for _, s in merged["zero_lowered"]], abs=1e-4)
+
+
+def test_auto_score_shift_without_shared_pieces_is_a_user_error(tmp_path, models):
+    base = load_proto(models["base"])
+    disjoint = load_proto(models["new"])
+    base_pieces = {p.piece for p in base.pieces}
+    keep = [p for i, p in enumerate(disjoint.pieces) if i < 3 or p.piece not in base_pieces]
+    del disjoint.pieces[:]
+    disjoint.pieces.extend(keep)
+    (tmp_path / "disjoint.model").write_bytes(disjoint.SerializeToString())
+    with pytest.raises(UserError, match="share 0 normal pieces"):
+        extend_tokenizer(
+            str(models["base"]), str(tmp_path / "disjoint.model"), str(tmp_path / "o"), score_shift="auto"
+        )
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(UserError, match="number or 'auto'"):
+        extend_tokenizer(str(models["base"]), str(models["new"]), str(tmp_path / "o"), score_shift="median")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", "auto"), ("0.0", 0.0), ("-1.5", -1.5)])
+def test_extend_config_accepts_a_number_or_auto(tmp_path, value, expected):
+    (tmp_path / "e.yaml").write_text(f"score_shift: {value}\n")
+    assert load_config(tmp_path / "e.yaml", ExtendConfig).score_shift == expected
+
+
+def test_extend_config_rejects_other_score_shift_words(tmp_path):
+    (tmp_path / "e.yaml").write_text("score_shift: median\n")
+    with pytest.raises(UserError, match="score_shift"):
+        load_config(tmp_path / "e.yaml", ExtendConfig)
 
 
 def test_slow_equals_fast_on_udhr_in_20_scripts(extended, udhr_split):
