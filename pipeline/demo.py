@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shlex
 import shutil
 import subprocess
@@ -64,14 +65,23 @@ def _fingerprint(step: Step, previous: str) -> str:
     return hashlib.sha256(json.dumps([step.name, command, previous]).encode()).hexdigest()
 
 
-def _run_step(step: Step, previous: str, log_dir: Path) -> tuple[str, str, float]:
-    """Run (or skip) one step; returns its fingerprint, status and the seconds it took when it last ran."""
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of the child processes it has reaped so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _run_step(step: Step, previous: str, log_dir: Path) -> tuple[str, str, dict[str, float]]:
+    """Run (or skip) one step; returns its fingerprint, status and the timing of its last real run: wall
+    seconds, CPU seconds of its processes, and the machine's 1-minute load average at its end (wall time on a
+    shared machine says little without it)."""
     fp = _fingerprint(step, previous)
     marker = step.output / DONE
     if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") == fp:
         print(f"[demo] {step.name}: up to date", flush=True)
-        return fp, "skipped", float(json.loads(marker.read_text()).get("seconds", 0.0))
-    started = time.time()
+        done = json.loads(marker.read_text())
+        return fp, "skipped", {k: float(done[k]) for k in ("seconds", "cpu_seconds", "load_avg") if k in done}
+    started, cpu_started = time.time(), _cpu_seconds()
     if step.fresh and step.output.exists():
         shutil.rmtree(step.output)  # a step that reruns starts clean (training refuses to mix with old checkpoints)
     if step.command is not None:
@@ -88,10 +98,11 @@ def _run_step(step: Step, previous: str, log_dir: Path) -> tuple[str, str, float
         assert step.action is not None
         step.action()
     step.output.mkdir(parents=True, exist_ok=True)
-    seconds = round(time.time() - started, 1)
-    marker.write_text(json.dumps({"fingerprint": fp, "seconds": seconds}) + "\n")
-    print(f"[demo] {step.name}: done in {seconds:.0f}s", flush=True)
-    return fp, "ran", seconds
+    timing = {"seconds": round(time.time() - started, 1), "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),
+              "load_avg": round(os.getloadavg()[0], 2)}
+    marker.write_text(json.dumps({"fingerprint": fp, **timing}) + "\n")
+    print(f"[demo] {step.name}: done in {timing['seconds']:.0f}s ({timing['cpu_seconds']:.0f} CPU-s)", flush=True)
+    return fp, "ran", timing
 
 
 def head_view(corpus: Path, head_file: Path, out: Path) -> None:
@@ -197,10 +208,13 @@ def run_demo(out: Path, cfg: DemoConfig, force: bool = False) -> Path:
         if step.name == "report":  # the report shows the timings of every step before it
             (out / "timings.json").write_text(json.dumps(
                 {"steps": timings, "total_seconds": round(sum(float(t["seconds"]) for t in timings.values()), 1),
-                 "note": "seconds of each step's last real run (a skipped step keeps the time it took)"},
+                 "total_cpu_seconds": round(sum(float(t.get("cpu_seconds", 0.0)) for t in timings.values()), 1),
+                 "cpu_count": os.cpu_count(),
+                 "note": "each step's last real run (a skipped step keeps its figures): wall seconds, CPU seconds "
+                         "(user + system of its processes) and the 1-minute load average at its end"},
                 indent=2) + "\n")
-        previous, status, seconds = _run_step(step, previous, out / "logs")
-        timings[step.name] = {"status": status, "seconds": seconds}
+        previous, status, timing = _run_step(step, previous, out / "logs")
+        timings[step.name] = {"status": status, **timing}
     return out / "report.md"
 
 

@@ -137,8 +137,12 @@ def write_demo_report(out: Path) -> dict[str, Any]:
     md += [f"| {k} | {report[k] if report[k] is None else f'{report[k]:.4g}'} |" for k in KEYS]
     md += ["", *[f"![{p}](report_assets/{p})" for p in images["evaluation"]], ""]
     if timings:
-        md += ["## Timings", "", "| step | status | seconds |", "|---|---|---:|"]
-        md += [f"| {s} | {t['status']} | {t['seconds']} |" for s, t in timings.get("steps", {}).items()]
+        md += ["## Timings", "", "| step | status | seconds | CPU seconds | load average |", "|---|---|---:|---:|---:|"]
+        md += [f"| {s} | {t['status']} | {t['seconds']} | {t.get('cpu_seconds', '')} | {t.get('load_avg', '')} |"
+               for s, t in timings.get("steps", {}).items()]
+        md += ["", "Wall seconds depend on what else runs on the machine: CPU seconds (user + system of the step's "
+                   f"processes) over the {timings.get('cpu_count', '?')} cores, and the load average at each "
+                   "step's end, say how much of the wall time was this demo's own work."]
     text = "\n".join(md) + "\n"
     (out / "report.md").write_text(text)
     body = []

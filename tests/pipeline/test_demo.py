@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
-from pipeline.demo import head_view
+from pipeline.demo import Step, _run_step, head_view
 from pipeline.demo_report import KEYS, find_headline
 from pipeline.errors import UserError
 
@@ -37,3 +38,15 @@ def test_headline_is_found_or_missing_loudly(tmp_path):
     (tmp_path / "comparison.json").write_text(json.dumps({k: i + 1.0 for i, k in enumerate(KEYS)}))
     got = find_headline(tmp_path)
     assert got["source"] == "comparison.json" and [got[k] for k in KEYS] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_step_records_wall_and_cpu_seconds_and_is_skipped_when_unchanged(tmp_path):
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass"
+    step = Step("busy", tmp_path / "busy", command=[sys.executable, "-c", busy])
+    fp, status, timing = _run_step(step, "", tmp_path)
+    assert status == "ran" and timing["cpu_seconds"] >= 0.5 and timing["seconds"] >= 0.5
+    assert set(timing) == {"seconds", "cpu_seconds", "load_avg"}
+    fp2, status2, timing2 = _run_step(step, "", tmp_path)
+    assert (fp2, status2, timing2) == (fp, "skipped", timing)
+    changed = Step("busy", tmp_path / "busy", command=[sys.executable, "-c", "pass"])
+    assert _run_step(changed, "", tmp_path)[1] == "ran"
