@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from pipeline.config import StrictModel, load_config
 from pipeline.errors import UserError
+from training.dlo.config import DloSection
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,6 +21,7 @@ class ModelSection(StrictModel):
     config: str | None = None  # a model config JSON in conf/model/ (random init)
     init: Literal["fvt", "random"] = "fvt"
     attn_implementation: str = "sdpa"
+    dlo: DloSection | None = None  # depth expansion + per-token FFN routing (training/dlo, issue 9)
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSection:

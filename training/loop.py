@@ -14,18 +14,30 @@ import torch
 from training.distributed import all_reduce_sum
 
 
-def train_step(engine, micro_batches: list[dict[str, torch.Tensor]], device: torch.device) -> tuple[float, int]:
-    """Forward/backward every micro-batch, then the optimizer step; returns (global loss, global masked tokens)."""
+def train_step(engine, micro_batches: list[dict[str, torch.Tensor]], device: torch.device,
+               extras: dict[str, float] | None = None) -> tuple[float, int]:
+    """Forward/backward every micro-batch, then the optimizer step; returns (global loss, global masked tokens).
+
+    A module returning a third value (a DLO router loss, a per-micro-batch mean) has it added to the objective
+    as the mean over micro-batches and ranks; its global mean goes to `extras["router_loss"]` when given."""
     world = torch.distributed.get_world_size()
     local = torch.tensor(sum(int((b["labels"] != -100).sum()) for b in micro_batches), dtype=torch.float64)
     count = float(all_reduce_sum(local.to(device)).item())
     denom = max(count, 1.0)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    aux_sum = torch.zeros((), dtype=torch.float64, device=device)
     for b in micro_batches:
-        loss, _ = engine(b["input_ids"].to(device), b["labels"].to(device))
-        engine.backward(loss * (world / denom), scale_wrt_gas=False)
+        out = engine(b["input_ids"].to(device), b["labels"].to(device))
+        loss = out[0]
+        objective = loss * (world / denom)
+        if len(out) > 2:
+            objective = objective + out[2] / len(micro_batches)
+            aux_sum += out[2].detach().double()
+        engine.backward(objective, scale_wrt_gas=False)
         engine.step()
         loss_sum += loss.detach().double()
+    if extras is not None:
+        extras["router_loss"] = float(all_reduce_sum(aux_sum).item()) / (world * len(micro_batches))
     return float(all_reduce_sum(loss_sum).item()) / denom, int(count)
 
 
@@ -35,7 +47,7 @@ def evaluate(engine, batches: dict[str, dict[str, torch.Tensor]], device: torch.
     engine.eval()
     out: dict[str, float] = {}
     for label, b in batches.items():
-        loss, n = engine(b["input_ids"].to(device), b["labels"].to(device))
+        loss, n = engine(b["input_ids"].to(device), b["labels"].to(device))[:2]
         out[label] = float(loss) / max(int(n), 1)
     engine.train()
     return out

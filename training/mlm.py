@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
+from training.dlo.state import router_loss
 from training.masking import IGNORE
 
 
@@ -24,8 +25,9 @@ class MaskedOnlyMLM(nn.Module):
         self.mlm = model
         self.masked_only = masked_only
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(sum of cross-entropy over masked tokens, number of masked tokens); inputs are full packed blocks."""
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(sum of cross-entropy over masked tokens, number of masked tokens); inputs are full packed blocks.
+        A DLO model in training adds a third element: its router loss (a mean, coefficient applied)."""
         encoder = getattr(self.mlm, self.mlm.base_model_prefix)
         # Packed blocks have no padding: no attention mask lets SDPA pick its fused (flash) kernel.
         hidden = encoder(input_ids=input_ids).last_hidden_state
@@ -37,4 +39,7 @@ class MaskedOnlyMLM(nn.Module):
             logits = self.mlm.lm_head(hidden).flatten(0, 1)  # the full-sequence head, for comparison
             target = labels.flatten()
         loss = F.cross_entropy(logits.float(), target, ignore_index=IGNORE, reduction="sum")
+        aux = router_loss(self.mlm) if self.training else None
+        if aux is not None:
+            return loss, (target != IGNORE).sum(), aux
         return loss, (target != IGNORE).sum()

@@ -16,6 +16,7 @@ from transformers import (
 
 from pipeline.errors import UserError
 from training.config import ModelSection, resolve_path
+from training.dlo.expand import expand_model
 from training.embeddings import extend_embeddings, load_id_map
 
 log = logging.getLogger(__name__)
@@ -67,4 +68,6 @@ def build_model(
     counts = extend_embeddings(model, id_map, tokenizer, base_tokenizer, spec.init)
     model.config.pad_token_id = tokenizer.pad_token_id
     log.info("vocabulary %d -> %d rows (%s init): %s", len(base_tokenizer), len(tokenizer), spec.init, counts)
+    if spec.dlo is not None:
+        model = expand_model(model, spec.dlo)
     return model

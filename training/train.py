@@ -32,6 +32,8 @@ from pipeline.errors import UserError  # noqa: E402
 from training import checkpoint, distributed  # noqa: E402
 from training.config import TrainConfig, load_train_config, resolve_path  # noqa: E402
 from training.data import BlockStream, eval_batches  # noqa: E402
+from training.dlo import optim as dlo_optim  # noqa: E402
+from training.dlo import state as dlo_state  # noqa: E402
 from training.export import MODEL_CONFIG, export_hf  # noqa: E402
 from training.loop import evaluate, train_step  # noqa: E402
 from training.masking import MaskingSpec  # noqa: E402
@@ -68,15 +70,17 @@ def deepspeed_config(cfg: TrainConfig, world: int) -> dict:
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
     """AdamW without weight decay on biases and LayerNorms; warmup then the configured decay."""
+    o = cfg.optim
+    special = dlo_optim.param_groups(model, cfg.model.dlo, o.lr) if cfg.model.dlo is not None else []
+    taken = {id(p) for g in special for p in g["params"]}
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        if p.requires_grad:
+        if p.requires_grad and id(p) not in taken:
             (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
-    o = cfg.optim
     # The fused kernel on CUDA: DeepSpeed's step over the flat fp32 partitions otherwise costs as much as the
     # forward pass of a base model (bench/results/train_gpu.json).
     opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}, *special],
         lr=o.lr, betas=o.betas, eps=o.eps, fused=get_accelerator().device_name() == "cuda",
     )
     name = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}[o.schedule]
@@ -130,14 +134,17 @@ def run(cfg: TrainConfig, output: Path, resume: bool) -> int:
             t0 = time.perf_counter()
             lr = sched.get_last_lr()[0]
             micro = [stream.next_batch(cfg.micro_batch_size) for _ in range(cfg.gradient_accumulation_steps)]
-            loss, n_masked = train_step(engine, micro, device)
+            dlo_state.begin_step(wrapper, step)  # DLO: capacity annealing (no-op for a dense model)
+            extras: dict[str, float] = {}
+            loss, n_masked = train_step(engine, micro, device, extras if cfg.model.dlo is not None else None)
+            dlo_state.sync_capacities(wrapper)
             step += 1
             dt = time.perf_counter() - t0
             grad_norm = engine.get_global_grad_norm()
             metrics = {
                 "loss": loss, "lr": lr, "grad_norm": float(grad_norm) if grad_norm is not None else float("nan"),
                 "masked_tokens": n_masked, "tokens_per_s": samples_per_step * d.max_seq_len / dt,
-                "samples_per_s": samples_per_step / dt,
+                "samples_per_s": samples_per_step / dt, **extras, **dlo_optim.step_metrics(wrapper),
             }
             runlog.step(step, metrics, console=step % cfg.log_every == 0 or step == 1)
             bar.update(1)
