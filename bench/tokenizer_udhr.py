@@ -10,6 +10,9 @@ Writes bench/results/tokenizer_udhr.json.
 
 --sweep also extends the same base with new models of other vocabulary sizes and records their head/tail
 fertility changes under "sensitivity" (the headline figures always come from conf/tokenizer/demo_new.yaml).
+The headline extension uses conf/tokenizer/extend.yaml (score_shift: auto, scores calibrated on shared pieces); the
+same two models merged with Glot500's score_shift 0 are recorded beside it under "glot500_score_shift_0", and the
+new model on its own (no merge) under "new_model_alone": what any merge of its pieces can approach.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import write_result  # noqa: E402
 from pipeline.cli import main as glot  # noqa: E402
 from pipeline.readers.udhr import parse_udhr  # noqa: E402
+from tokenizer.xlmr import build_fast, load_proto  # noqa: E402
 
 TRAIN_ARTICLES = {"preamble", *map(str, range(1, 21))}
 EVAL_ARTICLES = set(map(str, range(21, 31)))
@@ -116,6 +120,78 @@ def run(cmd: list[str]) -> float:
     return round(time.time() - start, 2)
 
 
+def extend_and_report(work: Path, conf: Path, new_model: Path, extend_cfg: Path, out: Path) -> dict:
+    """Extend the bench's base with `new_model` under `extend_cfg`, report on the held-out text: head/tail figures."""
+    run(
+        [
+            "tokenizer",
+            "extend",
+            "--config",
+            str(extend_cfg),
+            "--base",
+            str(work / "base" / "spm.model"),
+            "--new",
+            str(new_model),
+            "--output",
+            str(out / "extended"),
+        ]
+    )
+    run(
+        [
+            "tokenizer",
+            "report",
+            "--config",
+            str(conf / "report.yaml"),
+            "--input",
+            str(work / "test"),
+            "--extended",
+            str(out / "extended"),
+            "--output",
+            str(out / "report"),
+        ]
+    )
+    summary = json.loads((out / "report" / "report.json").read_text())["summary"]
+    ext = json.loads((out / "extended" / "extension.json").read_text())
+    return {
+        "score_shift": ext["score_shift"],
+        "final_size": ext["final_size"],
+        "tail_fertility_extended": summary["tail"]["median_fertility_extended"],
+        "tail_fertility_change": summary["tail"]["fertility_change"],
+        "head_fertility_extended": summary["head"]["median_fertility_extended"],
+        "head_fertility_change": summary["head"]["fertility_change"],
+        "tail_unk_rate_extended": summary["tail"]["median_unk_rate_extended"],
+    }
+
+
+def new_model_alone(work: Path, conf: Path) -> dict:
+    """Base vs the new model by itself (as an XLM-R-layout HF tokenizer) on the held-out text."""
+    build_fast(load_proto(work / "new" / "spm.model")).save_pretrained(work / "new_alone" / "tokenizer")
+    run(
+        [
+            "tokenizer",
+            "report",
+            "--config",
+            str(conf / "report.yaml"),
+            "--input",
+            str(work / "test"),
+            "--base",
+            str(work / "extended" / "base_tokenizer"),
+            "--extended",
+            str(work / "new_alone" / "tokenizer"),
+            "--output",
+            str(work / "new_alone" / "report"),
+        ]
+    )
+    summary = json.loads((work / "new_alone" / "report" / "report.json").read_text())["summary"]
+    return {
+        "tail_fertility": summary["tail"]["median_fertility_extended"],
+        "tail_fertility_change": summary["tail"]["fertility_change"],
+        "head_fertility": summary["head"]["median_fertility_extended"],
+        "head_fertility_change": summary["head"]["fertility_change"],
+        "tail_unk_rate": summary["tail"]["median_unk_rate_extended"],
+    }
+
+
 def sweep_point(work: Path, conf: Path, size: int) -> dict:
     """Same base, a new model of `size` pieces: how the head/tail changes depend on the extension's size."""
     cfg = yaml.safe_load((conf / "demo_new.yaml").read_text()) | {"vocab_size": size}
@@ -134,44 +210,9 @@ def sweep_point(work: Path, conf: Path, size: int) -> dict:
             str(d / "new"),
         ]
     )
-    run(
-        [
-            "tokenizer",
-            "extend",
-            "--config",
-            str(conf / "extend.yaml"),
-            "--base",
-            str(work / "base" / "spm.model"),
-            "--new",
-            str(d / "new" / "spm.model"),
-            "--output",
-            str(d / "extended"),
-        ]
-    )
-    run(
-        [
-            "tokenizer",
-            "report",
-            "--config",
-            str(conf / "report.yaml"),
-            "--input",
-            str(work / "test"),
-            "--extended",
-            str(d / "extended"),
-            "--output",
-            str(d / "report"),
-        ]
-    )
-    summary = json.loads((d / "report" / "report.json").read_text())["summary"]
-    final = json.loads((d / "extended" / "extension.json").read_text())["final_size"]
     return {
         "new_model_vocab_size": size,
-        "final_size": final,
-        "tail_fertility_extended": summary["tail"]["median_fertility_extended"],
-        "tail_fertility_change": summary["tail"]["fertility_change"],
-        "head_fertility_extended": summary["head"]["median_fertility_extended"],
-        "head_fertility_change": summary["head"]["fertility_change"],
-        "tail_unk_rate_extended": summary["tail"]["median_unk_rate_extended"],
+        **extend_and_report(work, conf, d / "new" / "spm.model", conf / "extend.yaml", d),
     }
 
 
@@ -248,6 +289,12 @@ def main() -> None:
         }
         rep = json.loads((work / "report" / "report.json").read_text())
         ext = json.loads((work / "extended" / "extension.json").read_text())
+        glot500_cfg = work / "extend_glot500.yaml"
+        glot500_cfg.write_text(
+            yaml.safe_dump(yaml.safe_load((conf / "extend.yaml").read_text()) | {"score_shift": 0.0})
+        )
+        glot500 = extend_and_report(work, conf, work / "new" / "spm.model", glot500_cfg, work / "glot500")
+        alone = new_model_alone(work, conf)
         sensitivity = [sweep_point(work, conf, size) for size in sweep]
     head, tail = rep["summary"]["head"], rep["summary"]["tail"]
     tail_change = tail["fertility_change"]
@@ -276,6 +323,10 @@ def main() -> None:
         },
         "languages": {"head": head["languages"], "tail": tail["languages"]},
         "vocab": {k: ext[k] for k in ("base_size", "added", "final_size", "mask_id", "ties")},
+        "score_shift": ext["score_shift"],
+        "score_calibration": ext["score_calibration"],
+        "glot500_score_shift_0": glot500,
+        "new_model_alone": alone,
         "verification": {k: ext["verification"][k] for k in ("texts", "identical", "ties", "disagreements")},
         "data": {**counts, "train_labels": len(set(train.column("label").to_pylist()))},
         "seconds": seconds,
