@@ -78,11 +78,11 @@ class DloXLMRobertaLayer(XLMRobertaLayer):
         self.routed = layer_idx in (config.dlo_routed or [])
         self.learned = self.routed and config.dlo_router == "learned"
         if self.gated:
-            self.dlo_gate = nn.Parameter(torch.zeros(()))
+            self.dlo_gate = nn.Parameter(torch.zeros(1))  # 1-D: DeepSpeed broadcasts cannot view 0-D tensors
         if self.learned:
             self.router = nn.Linear(config.hidden_size, 1)
         if self.routed:
-            self.register_buffer("dlo_capacity", torch.tensor(initial_capacity(config, layer_idx)))
+            self.register_buffer("dlo_capacity", torch.tensor([initial_capacity(config, layer_idx)]))
         self.routing: RoutingPass | None = None  # set by the model for one forward pass
         self.exec_counts: torch.Tensor | None = None  # [tokens run, tokens seen], for reports
         self.label_counts: torch.Tensor | None = None  # [labelled run, labelled], since the last capacity sync
