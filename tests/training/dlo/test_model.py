@@ -217,3 +217,22 @@ def test_random_router_baseline_uses_fixed_capacities():
     assert fr[0] == 1.0 and fr[1] == pytest.approx(0.5, abs=0.05) and fr[3] == pytest.approx(0.25, abs=0.05)
     with pytest.raises(UserError, match="3 routed layers|4 routed layers"):
         expand_model(dense_model(), DloSection(expand={"every": 1}, router="random", fixed_capacities=[1.0]))
+
+
+@pytest.mark.parametrize("name", ["dlo_test.yaml", "dlo_demo.yaml"])
+def test_shipped_configs_validate(name):
+    from training.config import load_train_config
+
+    cfg = load_train_config(f"conf/train/{name}")
+    assert cfg.model.dlo is not None and cfg.model.dlo.is_dlo and cfg.model.dlo.expand is not None
+
+
+def test_flops_count_the_executed_ffn_and_the_head():
+    from training.dlo.flops import flops_per_token
+
+    config = dense_model().config  # hidden 64, FFN 128, 2 layers, vocabulary 300
+    dense = flops_per_token(config, 10)
+    layer = 2 * 4 * 64 * 64 + 2 * 2 * 10 * 64 + 2 * 2 * 64 * 128
+    assert dense["encoder"] == 2 * layer and dense["head"] == 2 * 64 * 64 + 2 * 64 * 300
+    half = flops_per_token(config, 10, {1: 0.5}, routed=[1])
+    assert half["encoder"] == dense["encoder"] - 0.5 * 2 * 2 * 64 * 128 + 2 * 64
