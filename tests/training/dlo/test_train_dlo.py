@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,16 +27,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread_per_process"
 CONFIG = "conf/train/dlo_test.yaml"
 
 
-@pytest.fixture(scope="module")
-def dlo_run(tmp_path_factory, corpus_dir, tokenizer_dir) -> Path:
+def launch(corpus: Path, tokenizer: Path, out: Path, *extra: str) -> None:
     """The launcher exactly as a user runs it (as tests/training/test_train.py does for the dense model)."""
-    out = tmp_path_factory.mktemp("dlo") / "run"
     cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(free_port()),
-           "training/train.py", "--config", CONFIG, "--input", str(corpus_dir), "--tokenizer", str(tokenizer_dir),
-           "--output", str(out)]
+           "training/train.py", "--config", CONFIG, "--input", str(corpus), "--tokenizer", str(tokenizer),
+           "--output", str(out), *extra]
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    log = out.parent / "run.log"
-    with log.open("wb") as f:
+    log = out.parent / f"{out.name}.log"
+    with log.open("ab") as f:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             rc = proc.wait(timeout=600)
@@ -43,6 +42,12 @@ def dlo_run(tmp_path_factory, corpus_dir, tokenizer_dir) -> Path:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     assert rc == 0, log.read_text()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def dlo_run(tmp_path_factory, corpus_dir, tokenizer_dir) -> Path:
+    out = tmp_path_factory.mktemp("dlo") / "run"
+    launch(corpus_dir, tokenizer_dir, out)
     return out
 
 
@@ -93,3 +98,20 @@ def test_export_loads_with_learned_capacities(dlo_run):
         for rule in ("threshold", "topk", "dense"):
             model.roberta.routing_rule = rule
             assert torch.isfinite(model(input_ids=ids).logits).all()
+
+
+def test_resume_from_a_checkpoint_matches_uninterrupted(dlo_run, corpus_dir, tokenizer_dir):
+    """Resumed at step 6 (capacities, gates, router and data position restored), steps 7-12 repeat exactly."""
+    out = dlo_run.parent / "resumed"
+    shutil.copytree(dlo_run, out, ignore=shutil.ignore_patterns("hf", "step00000012"))
+    (out / "checkpoints" / "latest").write_text("step00000006")
+    launch(corpus_dir, tokenizer_dir, out, "--resume")
+    ref, _ = records(dlo_run)
+    got, _ = records(out)
+    assert sorted(got) == list(range(1, 13))
+    for step in range(7, 13):
+        for key, value in ref[step].items():
+            if key in ("lr", "masked_tokens") or key.startswith(("dlo_capacity", "dlo_executed")):
+                assert got[step][key] == value, (step, key)
+            elif key in ("loss", "router_loss", "grad_norm") or key.startswith("dlo_gate"):
+                assert got[step][key] == pytest.approx(value, rel=1e-5), (step, key)
