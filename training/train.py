@@ -71,7 +71,7 @@ def deepspeed_config(cfg: TrainConfig, world: int) -> dict:
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
     """AdamW without weight decay on biases and LayerNorms; warmup then the configured decay."""
     o = cfg.optim
-    special = dlo_optim.param_groups(model, cfg.model.dlo, o.lr) if cfg.model.dlo is not None else []
+    special = dlo_optim.param_groups(model, cfg.model.dlo, o.lr, o.weight_decay) if cfg.model.dlo is not None else []
     taken = {id(p) for g in special for p in g["params"]}
     decay, no_decay = [], []
     for name, p in model.named_parameters():

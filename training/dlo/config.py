@@ -43,6 +43,7 @@ class DloSection(StrictModel):
     inference: Literal["threshold", "topk", "dense"] = "threshold"  # rule in eval mode (saved in the config)
     gate_lr: float = Field(1e-2, gt=0)  # the residual gates' learning rate (they barely move at the base LR)
     router_lr: float | None = Field(None, gt=0)  # None: the base LR
+    new_layers_lr: float | None = Field(None, gt=0)  # the copied layers' weights (None: the base LR)
 
     @model_validator(mode="after")
     def _consistent(self) -> DloSection:

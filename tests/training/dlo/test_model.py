@@ -236,3 +236,24 @@ def test_flops_count_the_executed_ffn_and_the_head():
     assert dense["encoder"] == 2 * layer and dense["head"] == 2 * 64 * 64 + 2 * 64 * 300
     half = flops_per_token(config, 10, {1: 0.5}, routed=[1])
     assert half["encoder"] == dense["encoder"] - 0.5 * 2 * 2 * 64 * 128 + 2 * 64
+
+
+def test_optimizer_groups_gates_routers_and_new_layers():
+    from training.config import TrainConfig
+    from training.train import make_optimizer
+
+    section = {"expand": {"every": 1}, "gate_lr": 0.05, "router_lr": 0.02, "new_layers_lr": 0.003}
+    cfg = TrainConfig.model_validate({"corpus": "-", "tokenizer": "-", "max_steps": 10, "optim": {"lr": 1e-3},
+                                      "model": {"config": "conf/model/tiny-xlmr.json", "dlo": section}})
+    wrapper = MaskedOnlyMLM(expand_model(dense_model(), cfg.model.dlo))
+    opt, _ = make_optimizer(wrapper, cfg)
+    ids = {id(p): g for g in opt.param_groups for p in g["params"]}
+    assert len(ids) == sum(1 for p in wrapper.parameters() if p.requires_grad)  # each parameter once
+    names = dict(wrapper.named_parameters())
+    layer = "mlm.roberta.encoder.layer"
+    assert ids[id(names[f"{layer}.1.dlo_gate"])]["lr"] == 0.05
+    assert ids[id(names[f"{layer}.0.router.weight"])]["lr"] == 0.02
+    assert ids[id(names[f"{layer}.3.output.dense.weight"])]["lr"] == 0.003
+    assert ids[id(names[f"{layer}.3.output.dense.weight"])]["weight_decay"] == cfg.optim.weight_decay
+    assert ids[id(names[f"{layer}.3.output.LayerNorm.weight"])]["weight_decay"] == 0.0
+    assert ids[id(names[f"{layer}.2.output.dense.weight"])]["lr"] == 1e-3  # an original layer
