@@ -9,7 +9,8 @@ FFN routed, (d) = (c) run densely, (e) random routing at (c)'s learned per-layer
 with one new layer, the depth whose FLOPs are nearest (c)'s. Reported on the corpus' test split: masked-LM
 loss (one masked block per language), pseudo-perplexity for sampled head and tail languages
 (training/evaluation), FLOPs per token with the MLM head, executed FFN fractions per layer (head vs tail and
-the spread over languages), and CPU inference throughput of (c) with gather/scatter vs (b).
+the spread over languages), and CPU inference throughput of (c) with gather/scatter vs (b); the starting
+model, untrained further, is evaluated too for reference.
 Writes bench/results/dlo.json; runs under out/dlo_bench/ (replaced on every run)."""
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def train(name: str, args, tokenizer: Path, dlo: dict | None) -> tuple[Path, dic
     return out / "hf", info
 
 
-def heldout_mlm(model, batches: dict[str, dict[str, torch.Tensor]], heads: set[str], rule: str | None) -> dict:
+def heldout_mlm(model, batches: dict[str, dict[str, torch.Tensor]], heads: set[str], rule: str | None,
+                per_language: bool = False) -> dict:
     """Mean masked-token loss per language on one fixed masked test block each; group means over languages;
     executed FFN fraction per routed layer per language, summarised by group."""
     per_lang: dict[str, float] = {}
@@ -124,6 +126,9 @@ def heldout_mlm(model, batches: dict[str, dict[str, torch.Tensor]], heads: set[s
                 "tail": statistics.mean(v for lb, v in vals.items() if lb not in heads),
                 "min_language": min(vals.values()), "max_language": max(vals.values()),
             }
+        if per_language:
+            out["executed_per_language"] = {lb: {f"L{i}": round(v, 4) for i, v in f.items()}
+                                            for lb, f in sorted(fractions.items())}
     return out
 
 
@@ -217,7 +222,7 @@ def main() -> None:
     spec = MaskingSpec.from_tokenizer(tokenizer, 0.15, 0.8, 0.1)
     batches = eval_batches(split_files(corpus, "test", mixture.labels), mixture, tokenizer, spec, SEQ, 1, 12345)
     # FLOPs of (c) at its threshold rule on the test blocks decide (f)'s depth
-    c_mlm = heldout_mlm(model("c"), batches, heads, "threshold")
+    c_mlm = heldout_mlm(model("c"), batches, heads, "threshold", per_language=True)
     c_frac = {int(k[1:]): v["all"] for k, v in c_mlm["executed"].items()}
     c_flops = flops_per_token(model("c").config, SEQ, c_frac, model("c").config.dlo_routed)["total"]
     base_cfg = model("a").config
@@ -239,7 +244,10 @@ def main() -> None:
         "c_dlo_topk": ("c", "topk"), "d_dlo_run_dense": ("c", "dense"), "e_random_routing": ("e", "topk"),
         "f_dense_same_flops": ("f", None),
     }
-    results: dict[str, dict] = {}
+    start = AutoModelForMaskedLM.from_pretrained(str(args.demo / "continued_model" / "hf")).eval()
+    results: dict[str, dict] = {"start_before_training": {
+        "layers": start.config.num_hidden_layers, "heldout_mlm": heldout_mlm(start, batches, heads, None),
+        "pppl": pppl(start, tokenizer, texts, sorted(heads), None)}}
     for name, (key, rule) in variants.items():
         m = model(key)
         torch.manual_seed(0)  # the random router's draws
@@ -275,6 +283,7 @@ def main() -> None:
                   "pppl_languages": rows, "pppl_texts_per_language": args.pppl_texts, "threads": args.threads,
                   "throughput_batch": list(blocks.shape), "device": "cpu"},
         "variants": results, "cpu_throughput": speed,
+        "note": "no GPU was available to this task: CPU throughput only",
         "total_seconds": round(time.perf_counter() - t_start, 1),
     }
     figures["summary"] = summary(figures)
@@ -286,8 +295,11 @@ def main() -> None:
 def summary(fig: dict) -> dict:
     v, s = fig["variants"], fig["cpu_throughput"]
     out = {name: {"heldout_loss": r["heldout_mlm"]["mean_loss"], "pppl_head": r["pppl"]["head"]["pppl_geomean"],
-                  "pppl_tail": r["pppl"]["tail"]["pppl_geomean"], "gflops_per_token": r["flops_per_token"]["total"] / 1e9,
-                  "encoder_mflops_per_token": r["flops_per_token"]["encoder"] / 1e6} for name, r in v.items()}
+                  "pppl_tail": r["pppl"]["tail"]["pppl_geomean"]} for name, r in v.items()}
+    for name, r in v.items():
+        if "flops_per_token" in r:
+            out[name].update(gflops_per_token=r["flops_per_token"]["total"] / 1e9,
+                             encoder_mflops_per_token=r["flops_per_token"]["encoder"] / 1e6)
     c, a, b = v["c_dlo_threshold"], v["a_unexpanded"], v["b_dense_expanded"]
     f, e = v["f_dense_same_flops"], v["e_random_routing"]
     loss = {k: r["heldout_mlm"]["mean_loss"] for k, r in (("a", a), ("b", b), ("c", c), ("e", e), ("f", f))}
