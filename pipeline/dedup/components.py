@@ -1,13 +1,20 @@
-"""Connected components in Spark with the large-star / small-star iteration (Kiveris et al., "Connected
-Components in MapReduce and Beyond", SoCC 2014): every step is a groupBy/join over edges, so no node ever holds
-all edges, and each component ends as a star around its smallest node id."""
+"""Connected components of the near-duplicate graph, each rooted at its smallest node id.
+
+Two ways, chosen by the edge count (`components`): edge sets up to a configured small size are collected to the
+driver and solved with scipy (one pass, no Spark jobs); larger ones use the large-star / small-star iteration in
+Spark (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014), where every step is a
+groupBy/join over edges, so no node ever holds all edges. Both give the same (node, root) set."""
 
 from __future__ import annotations
 
 import logging
 
-from pyspark.sql import DataFrame
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components as csgraph_components
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +55,30 @@ def connected_components(edges: DataFrame, max_iterations: int = 50) -> tuple[Da
             tops = e.select(F.col("v").alias("node"), F.col("v").alias("root")).distinct()
             return roots.unionByName(tops), it
     raise RuntimeError(f"connected components did not converge in {max_iterations} iterations")
+
+
+def local_components(u: np.ndarray, v: np.ndarray) -> pd.DataFrame:
+    """(node, root) for every node of the edges (u[i], v[i]), root = smallest node id of its component; in
+    memory with scipy, for edge sets small enough to hold on one machine."""
+    nodes, index = np.unique(np.concatenate([u, v]).astype(np.int64), return_inverse=True)
+    n, m = len(nodes), len(u)
+    if n == 0:
+        return pd.DataFrame({"node": nodes, "root": nodes})
+    graph = coo_matrix((np.ones(m, dtype=np.int8), (index[:m], index[m:])), shape=(n, n))
+    _, label = csgraph_components(graph, directed=False)
+    # nodes are sorted, so the smallest index of a component is its smallest id.
+    first = np.full(label.max(initial=-1) + 1, n, dtype=np.int64)
+    np.minimum.at(first, label, np.arange(n))
+    return pd.DataFrame({"node": nodes, "root": nodes[first[label]]})
+
+
+def components(spark: SparkSession, edges: DataFrame, n_edges: int, max_local_edges: int, max_iterations: int
+               ) -> tuple[DataFrame, int, str]:
+    """(node, root) DataFrame, iterations and the mode used ("local" or "spark") for `edges` (long u, v) of
+    which there are `n_edges`: collected and solved on the driver when n_edges <= max_local_edges."""
+    if n_edges > max_local_edges:
+        comp, iterations = connected_components(edges, max_iterations)
+        return comp, iterations, "spark"
+    pdf = edges.select("u", "v").toPandas()
+    roots = local_components(pdf["u"].to_numpy(np.int64), pdf["v"].to_numpy(np.int64))
+    return spark.createDataFrame(roots, "node long, root long"), 0, "local"

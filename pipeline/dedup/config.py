@@ -33,6 +33,11 @@ class NearDupConfig(StrictModel):
     # Buckets with more members are not used at all (a band shared by that many texts is boilerplate, not
     # evidence); they are counted in stats.json.
     max_bucket_size: int = Field(100_000, ge=2)
+    # Connected components: up to this many verified edges (16 bytes each: 32 MB at the default, a "small
+    # statistics" size) are collected to the driver and solved in memory with scipy; more edges use the
+    # large-star / small-star iteration in Spark (at most max_iterations rounds), so no node holds them all.
+    # 0 always uses Spark.
+    local_components_max_edges: int = Field(2_000_000, ge=0)
     max_iterations: int = Field(50, ge=1)
 
     @model_validator(mode="after")

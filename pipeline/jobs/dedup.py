@@ -39,9 +39,9 @@ def dedup(df: DataFrame, cfg: DedupConfig) -> tuple[DataFrame, DataFrame, dict[s
         roots = res.roots
         extra["near"] = {
             "threshold": cfg.near.threshold, "num_perm": cfg.near.num_perm, "bands": res.bands, "rows": res.rows,
-            "buckets": res.buckets, "skipped_buckets": res.skipped_buckets, "candidate_pairs": res.candidate_pairs,
-            "verified_pairs": res.edges, "verify": cfg.near.verify,
-            "cc_iterations": res.iterations,
+            "same_shingle_set": res.same_set, "buckets": res.buckets, "skipped_buckets": res.skipped_buckets,
+            "candidate_pairs": res.candidate_pairs, "verified_pairs": res.edges, "verify": cfg.near.verify,
+            "components": res.components_mode, "cc_iterations": res.iterations,
         }
     else:
         roots = survivors.sparkSession.createDataFrame([], "id long, root long")

@@ -98,17 +98,21 @@ def test_run_conserves_and_marks(spark, table, tmp_path):
 @pytest.mark.slow
 def test_deterministic_across_partitions(spark, table):
     path, *_ = table
-    results = []
-    for parts in (1, 7):
+    results, modes = [], []
+    # Two partitionings, and components solved on the driver (default) or in Spark (no local edges allowed).
+    for parts, max_local in ((1, 2_000_000), (7, 2_000_000), (5, 0)):
         spark.conf.set("spark.sql.shuffle.partitions", str(parts + 2))
         df = read_segments(spark, path).repartition(parts)
-        kept, rej, *_ = dedup(df, DedupConfig())
+        cfg = DedupConfig.model_validate({"near": {"local_components_max_edges": max_local}})
+        kept, rej, extra, _ = dedup(df, cfg)
+        modes.append(extra["near"]["components"])
         results.append((
             sorted((r["id"], r["cluster_size"]) for r in kept.collect()),
             sorted((r["doc_id"], r["reason"], r["detail"]) for r in rej.collect()),
         ))
     spark.conf.set("spark.sql.shuffle.partitions", "4")
-    assert results[0] == results[1]
+    assert modes == ["local", "local", "spark"]
+    assert results[0] == results[1] == results[2]
 
 
 @pytest.mark.slow
