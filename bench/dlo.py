@@ -22,6 +22,7 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -289,7 +290,8 @@ def main() -> None:
     figures["summary"] = summary(figures)
     print(json.dumps(figures["summary"], indent=2))
     if not args.no_write:
-        print(write_result("dlo", figures))
+        extra = " ".join(sys.argv[1:])
+        print(write_result("dlo", figures, f"HF_HUB_OFFLINE=1 DS_ACCELERATOR=cpu .venv/bin/python -m bench.dlo {extra}".strip()))
 
 
 def summary(fig: dict) -> dict:
