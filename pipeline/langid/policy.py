@@ -47,8 +47,9 @@ def decide(
 ) -> DataFrame:
     """Add `_reason`/`_detail` (null when kept), `lid_decision`, and the final label/lang/script of kept rows
     (rejected rows keep their input label, so the rejected table shows what came in)."""
-    pred_lang = F.split(F.col("lid_label"), "_").getItem(0)
-    pred_script = F.split(F.col("lid_label"), "_").getItem(1)
+    # substring_index, not split: no array per row, and these expressions appear in several branches
+    pred_lang = F.substring_index(F.col("lid_label"), "_", 1)
+    pred_script = F.substring_index(F.col("lid_label"), "_", -1)
     main = F.col("main_script")
     score = F.col("lid_score")
     known_langs = sorted({lang_of(x) for x in model_labels} - {NON_LANGUAGE, UNDETERMINED})
@@ -109,8 +110,8 @@ def decide(
     out = out.withColumn("_final", final)
     return (
         out.withColumn("label", F.col("_final"))
-        .withColumn("lang", F.split(F.col("_final"), "_").getItem(0))
-        .withColumn("script", F.split(F.col("_final"), "_").getItem(1))
+        .withColumn("lang", F.substring_index(F.col("_final"), "_", 1))
+        .withColumn("script", F.substring_index(F.col("_final"), "_", -1))
         .drop("_final", "_unlabelled")
     )
 

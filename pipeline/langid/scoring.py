@@ -36,6 +36,12 @@ class _Chooser:
     fits: np.ndarray  # (labels, scripts + 1): the label's script can be the text's main script (last: none)
 
 
+# Spark 4 hands a pandas UDF the Parquet reader's own column batches when the plan carries a partition column
+# (collect's `label`): one Arrow batch per file, a few hundred rows each in a label-partitioned table, so the
+# per-batch cost (IPC, pandas conversion, one fastText call) dominated. Row input batches up to
+# spark.sql.execution.arrow.maxRecordsPerBatch rows across files.
+ARROW_CONF = {"spark.sql.execution.arrow.pythonUDF.columnarInput.enabled": "false"}
+
 _CHOOSERS: dict[str, _Chooser] = {}
 _SCRIPT_INDEX = {s: i for i, s in enumerate(SCRIPT_NAMES)}
 
@@ -84,7 +90,11 @@ def score_batch(texts: list[str], ship_name: str, labels: dict[str, str], top_k:
 def add_scores(df: DataFrame, spec: ModelSpec, top_k: int = 1, text_col: str = "text") -> DataFrame:
     """`df` with main_script, script_share, lid_label, lid_score added (scores stay, so users can re-filter).
     top_k > 1 picks the best of the top-k labels whose script fits the text (see `choose_labels`)."""
-    ship(df.sparkSession, spec)
+    spark = df.sparkSession
+    ship(spark, spec)
+    for key, value in ARROW_CONF.items():  # a value set in the job's spark conf or by --conf wins
+        if spark.conf.get(key, None) is None:
+            spark.conf.set(key, value)
     ship_name, labels = spec.ship_name, spec.labels
 
     @pandas_udf(SCORE_TYPE)

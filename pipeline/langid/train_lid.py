@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.bin"
 REPORT_FILE = "report.json"
+# A whole segment in square brackets: an editor's note such as UDHR's `[missing]`, `[Missing 15.2]`, `[?]`.
+PLACEHOLDER_RE = r"^\s*\[[^\]]*\]\s*$"
+
+
+def drop_placeholders(df: DataFrame) -> DataFrame:
+    """Rows whose text is not an editorial placeholder: those carry no language, yet their label says one."""
+    return df.filter(~F.col("text").rlike(PLACEHOLDER_RE))
 
 
 def split_segments(df: DataFrame, split: SplitConfig) -> tuple[DataFrame, DataFrame]:
@@ -48,6 +55,8 @@ def split_segments(df: DataFrame, split: SplitConfig) -> tuple[DataFrame, DataFr
 
 
 def training_rows(train: DataFrame, cfg: TrainConfig) -> DataFrame:
+    if cfg.drop_placeholders:
+        train = drop_placeholders(train)
     if cfg.exclude_undetermined:
         train = train.filter(F.col("lang") != F.lit(UNDETERMINED))
     if cfg.min_train_segments > 1:
@@ -124,7 +133,13 @@ def train_model(df: DataFrame, cfg: LangidConfig, output: str) -> dict[str, Any]
     spec = inspect_model(out / MODEL_FILE, "glotlid")
     known = set(per_label)
     test = test.filter(F.col("label").isin(*sorted(known)))  # a label never trained on cannot be predicted
+    placeholders = 0
+    if tc.drop_placeholders:
+        kept = drop_placeholders(test)
+        placeholders = test.count() - kept.count()
+        test = kept
     report = evaluate(test, spec, tc.confusion_pairs, cfg.script_top_k)
+    report["test_placeholders_dropped"] = placeholders
     report["script_top_k"] = cfg.script_top_k
     train_docs = train.select("doc_id").distinct()
     test_docs = test.select("doc_id").distinct()
@@ -133,6 +148,7 @@ def train_model(df: DataFrame, cfg: LangidConfig, output: str) -> dict[str, Any]
         "by": tc.split.by,
         "train_segments": sum(per_label.values()),
         "train_labels": len(per_label),
+        "train_labels_list": sorted(per_label),
         "train_documents": train_docs.count(),
         "test_documents": test_docs.count(),
         "documents_in_both": leaked,
