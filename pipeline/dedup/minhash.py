@@ -6,11 +6,11 @@ each is a bijection followed by a strong mixer); the signature is the minimum pe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
-from pyspark.sql import Column
-from pyspark.sql.functions import pandas_udf
-from pyspark.sql.types import ArrayType, LongType, StructField, StructType
+from pyspark.sql import Column, DataFrame
 from xxhash import xxh64_intdigest
 
 from pipeline.dedup.shingles import SPARK_XXHASH_SEED, py_shingles
@@ -80,27 +80,25 @@ def shingle_array(text: str, no_space: bool, word_n: int, char_n: int) -> np.nda
     return np.unique(hashes.view(np.int64))  # py_hash's values, without a Python call per shingle
 
 
-MINHASH_RESULT = StructType(
-    [StructField("h", ArrayType(LongType())), StructField("keys", ArrayType(LongType()))]
-)
-
-
-def minhash_udf(num_perm: int, bands: int, rows: int, seed: int, word_n: int, char_n: int):
-    """A pandas UDF (text, no_space) -> struct(h: shingle hashes, keys: one key per band; both empty when the
-    text has no shingles). Shingling runs here in Python: as Spark SQL higher-order functions it re-evaluated
-    the tokenisation for every n-gram and was 50x slower."""
+def minhash_rows(df: DataFrame, no_space: Column, num_perm: int, bands: int, rows: int, seed: int, word_n: int,
+                 char_n: int) -> DataFrame:
+    """(id, label, h: sorted distinct shingle hashes, keys: one key per band) for every row of `df` (columns
+    id, label, text); `no_space` says which rows are shingled by characters. Rows without shingles get empty
+    arrays. Shingling runs here in Python: as Spark SQL higher-order functions it re-evaluated the tokenisation
+    for every n-gram and was 50x slower. A mapInPandas, not a struct-valued pandas UDF: Spark evaluated that
+    UDF once per struct field read."""
     a, b = permutations(num_perm, seed)
     a, b = a[: bands * rows], b[: bands * rows]
 
-    @pandas_udf(MINHASH_RESULT)  # type: ignore[call-overload]
-    def _minhash(text: pd.Series, no_space: pd.Series) -> pd.DataFrame:
-        arrays = [shingle_array(t, bool(ns), word_n, char_n) for t, ns in zip(text, no_space, strict=True)]
-        keys = band_keys(signatures(arrays, a, b), bands, rows)
-        return pd.DataFrame(
-            {"h": arrays, "keys": [k if len(h) else k[:0] for k, h in zip(keys, arrays, strict=True)]}
-        )
+    def batches(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for frame in frames:
+            arrays = [shingle_array(t, ns, word_n, char_n) for t, ns in zip(frame["text"], frame["ns"], strict=True)]
+            keys = band_keys(signatures(arrays, a, b), bands, rows)
+            yield pd.DataFrame({
+                "id": frame["id"], "label": frame["label"], "h": arrays,
+                "keys": [k if len(h) else k[:0] for k, h in zip(keys, arrays, strict=True)],
+            })
 
-    def apply(text: Column, no_space: Column) -> Column:
-        return _minhash(text, no_space)
-
-    return apply
+    return df.select("id", "label", "text", no_space.alias("ns")).mapInPandas(
+        batches, "id long, label string, h array<long>, keys array<long>"
+    )

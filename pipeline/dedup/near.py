@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pipeline.dedup.components import components
 from pipeline.dedup.config import NearDupConfig
 from pipeline.dedup.lsh_params import optimal_bands_rows
-from pipeline.dedup.minhash import minhash_udf
+from pipeline.dedup.minhash import minhash_rows
 
 
 @dataclass
@@ -89,12 +89,9 @@ def verify(pairs: DataFrame, hashed: DataFrame, threshold: float) -> DataFrame:
 def near_duplicates(df: DataFrame, cfg: NearDupConfig) -> NearDupResult:
     """Clusters among the rows of `df` (columns id, label, script, text)."""
     bands, rows = lsh_shape(cfg)
-    minhash = minhash_udf(cfg.num_perm, bands, rows, cfg.seed, cfg.word_ngram, cfg.char_ngram)
     no_space = F.col("script").isin(cfg.no_space_scripts)
-    hashed = (
-        df.select("id", "label", minhash(F.col("text"), no_space).alias("m"))
-        .select("id", "label", F.col("m.h").alias("h"), F.col("m.keys").alias("keys"))
-        .where(F.size("h") > 0)  # no shingles: no evidence, never clustered
+    hashed = minhash_rows(df, no_space, cfg.num_perm, bands, rows, cfg.seed, cfg.word_ngram, cfg.char_ngram).where(
+        F.size("h") > 0  # no shingles: no evidence, never clustered
     )
     # Rows of one label with the same shingle set: the smallest id stands for the others (equal sets have
     # equal band keys, so only it needs LSH), and the others link to it directly.

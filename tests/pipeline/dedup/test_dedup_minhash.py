@@ -6,7 +6,7 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from pipeline.dedup.evalset import udhr_paragraphs
-from pipeline.dedup.minhash import band_keys, minhash_udf, permutations, signatures
+from pipeline.dedup.minhash import band_keys, minhash_rows, permutations, signatures
 from pipeline.dedup.shingles import py_hash, py_shingles
 
 
@@ -50,20 +50,22 @@ def test_empty_document_gets_no_minimum():
     assert (sig[1] < np.iinfo(np.uint64).max).all()
 
 
-def test_spark_udf_matches_numpy_reference(spark, udhr_dir):
+def test_spark_minhash_matches_numpy_reference(spark, udhr_dir):
     samples = [(t, False) for *_, t in list(udhr_paragraphs(udhr_dir, "deu_1996"))[:20]]
     samples += [(t, True) for *_, t in list(udhr_paragraphs(udhr_dir, "cmn_hans"))[:20]]
     samples += [("", False), ("Two words.", False), ("人人", True), ("12, 34!", False)]
-    df = spark.createDataFrame(samples, "text string, no_space boolean").repartition(3)
-    udf = minhash_udf(64, 8, 8, 5, 3, 5)
-    got = df.select("text", "no_space", udf(F.col("text"), F.col("no_space")).alias("m")).collect()
+    rows = [(i, "x_Latn", t, ns) for i, (t, ns) in enumerate(samples)]
+    df = spark.createDataFrame(rows, "id long, label string, text string, no_space boolean").repartition(3)
+    got = {r["id"]: r for r in minhash_rows(df, F.col("no_space"), 64, 8, 8, 5, 3, 5).collect()}
     a, b = permutations(64, 5)
-    assert len(got) == len(samples)
-    for row in got:
-        want = sorted({py_hash(s) for s in py_shingles(row["text"], row["no_space"], 3, 5)})
-        assert row["m"]["h"] == want, row["text"]
+    assert sorted(got) == list(range(len(samples)))
+    for i, (text, no_space) in enumerate(samples):
+        row = got[i]
+        assert row["label"] == "x_Latn"
+        want = sorted({py_hash(s) for s in py_shingles(text, no_space, 3, 5)})
+        assert row["h"] == want, text
         if want:
             keys = band_keys(signatures([np.array(want, dtype=np.int64)], a, b), 8, 8)[0]
-            assert row["m"]["keys"] == keys.tolist()
+            assert row["keys"] == keys.tolist()
         else:
-            assert row["m"]["keys"] == []
+            assert row["keys"] == []
