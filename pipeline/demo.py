@@ -65,10 +65,38 @@ def _fingerprint(step: Step, previous: str) -> str:
     return hashlib.sha256(json.dumps([step.name, command, previous]).encode()).hexdigest()
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU seconds of this process and of the child processes it has reaped so far."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def _own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process (in-process steps)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def _run_sampled(command: list[str], log: Path, env: dict[str, str]) -> tuple[int, float]:
+    """Run a command; returns its exit code and the CPU seconds (user + system) of its whole process tree.
+    The tree is sampled twice a second: Spark's JVM and its Python workers are never reaped by the step's own
+    process, so resource.RUSAGE_CHILDREN would miss them; processes that live under half a second are missed."""
+    import psutil
+
+    seen: dict[tuple[int, float], float] = {}
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        root = psutil.Process(proc.pid)
+        while True:
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                tree = []
+            for p in tree:
+                try:
+                    with p.oneshot():
+                        t = p.cpu_times()
+                        seen[(p.pid, p.create_time())] = t.user + t.system
+                except psutil.Error:
+                    pass
+            try:
+                return proc.wait(timeout=0.5), sum(seen.values())
+            except subprocess.TimeoutExpired:
+                continue
 
 
 def _run_step(step: Step, previous: str, log_dir: Path) -> tuple[str, str, dict[str, float]]:
@@ -81,24 +109,24 @@ def _run_step(step: Step, previous: str, log_dir: Path) -> tuple[str, str, dict[
         print(f"[demo] {step.name}: up to date", flush=True)
         done = json.loads(marker.read_text())
         return fp, "skipped", {k: float(done[k]) for k in ("seconds", "cpu_seconds", "load_avg") if k in done}
-    started, cpu_started = time.time(), _cpu_seconds()
+    started, cpu_seconds = time.time(), 0.0
     if step.fresh and step.output.exists():
         shutil.rmtree(step.output)  # a step that reruns starts clean (training refuses to mix with old checkpoints)
     if step.command is not None:
         print(f"[demo] {step.name}: {shlex.join(step.command)}", flush=True)
         log = log_dir / f"{step.name}.log"
-        with open(log, "w") as fh:
-            proc = subprocess.run(step.command, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
-                                  env={**os.environ, **(step.env or {})})
-        if proc.returncode != 0:
+        code, cpu_seconds = _run_sampled(step.command, log, {**os.environ, **(step.env or {})})
+        if code != 0:
             tail = log.read_text(errors="replace").splitlines()[-25:]
-            raise UserError(f"demo step {step.name} failed (exit {proc.returncode}); log {log}:\n" + "\n".join(tail))
+            raise UserError(f"demo step {step.name} failed (exit {code}); log {log}:\n" + "\n".join(tail))
     else:
         print(f"[demo] {step.name}", flush=True)
         assert step.action is not None
+        before = _own_cpu_seconds()
         step.action()
+        cpu_seconds = _own_cpu_seconds() - before
     step.output.mkdir(parents=True, exist_ok=True)
-    timing = {"seconds": round(time.time() - started, 1), "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),
+    timing = {"seconds": round(time.time() - started, 1), "cpu_seconds": round(cpu_seconds, 1),
               "load_avg": round(os.getloadavg()[0], 2)}
     marker.write_text(json.dumps({"fingerprint": fp, **timing}) + "\n")
     print(f"[demo] {step.name}: done in {timing['seconds']:.0f}s ({timing['cpu_seconds']:.0f} CPU-s)", flush=True)
