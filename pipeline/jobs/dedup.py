@@ -3,7 +3,10 @@
 Exact duplicates within a label first (normalised-text hash; survivor by source priority then smallest id),
 then MinHash-LSH near-duplicates among the survivors (smallest id of each cluster survives). Removed rows go to
 rejected/ with `dup_of=<id of the kept row>` in detail; kept rows get `cluster_size`, the number of input rows
-they stand for (for later up-sampling)."""
+they stand for (for later up-sampling). stats.json's `near` section says how the clusters were found: rows that
+share a shingle set (`same_shingle_set`), LSH buckets, candidate and verified pairs, and `components`: "local"
+(at most near.local_components_max_edges edges, solved on the driver with scipy) or "spark" (large-star /
+small-star in Spark, `cc_iterations` rounds)."""
 
 from __future__ import annotations
 
