@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from pipeline.errors import UserError
@@ -21,7 +22,7 @@ def open_fs(uri: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem for a local path or a URI (s3://, gs://, hdfs://), so clusters read in place."""
     try:
         return pafs.FileSystem.from_uri(uri)
-    except (pafs.ArrowInvalid, ValueError):
+    except (pa.ArrowInvalid, ValueError):  # a plain path, relative or absolute, is no URI
         return pafs.LocalFileSystem(), uri
     except Exception as e:  # pyarrow raises backend-specific errors for unreachable stores
         raise UserError(f"cannot open {uri}: {e}") from e
