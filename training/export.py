@@ -15,6 +15,7 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoTokenizer
 
 from pipeline.errors import UserError
 from training.checkpoint import latest_tag
+from training.dlo import modeling as _dlo_modeling  # noqa: F401  (registers DLO auto classes)
 
 log = logging.getLogger(__name__)
 

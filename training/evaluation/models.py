@@ -9,6 +9,7 @@ import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from pipeline.errors import UserError
+from training.dlo import modeling as _dlo_modeling  # noqa: F401  (registers DLO auto classes)
 from training.evaluation.config import ModelSpec
 
 log = logging.getLogger(__name__)

@@ -115,3 +115,21 @@ def test_resume_from_a_checkpoint_matches_uninterrupted(dlo_run, corpus_dir, tok
                 assert got[step][key] == value, (step, key)
             elif key in ("loss", "router_loss", "grad_norm") or key.startswith("dlo_gate"):
                 assert got[step][key] == pytest.approx(value, rel=1e-5), (step, key)
+
+
+def test_standalone_export_of_a_dlo_checkpoint(dlo_run, tokenizer_dir, tmp_path):
+    """`python -m training.export` in a fresh interpreter (nothing imported DLO before) rebuilds the same model
+    as the run's own export: the export module registers the DLO auto classes."""
+    out = tmp_path / "hf"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    proc = subprocess.run([sys.executable, "-m", "training.export", "--checkpoint", str(dlo_run / "checkpoints"),
+                           "--tokenizer", str(tokenizer_dir), "--output", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ref = AutoModelForMaskedLM.from_pretrained(str(dlo_run / "hf")).state_dict()
+    got = AutoModelForMaskedLM.from_pretrained(str(out))
+    assert type(got) is DloXLMRobertaForMaskedLM
+    got = got.state_dict()
+    assert got.keys() == ref.keys()
+    for k in ref:
+        assert torch.equal(got[k], ref[k]), k
