@@ -1,16 +1,21 @@
 """DLO (issue 9) against dense baselines at equal training steps on the demo corpus, on CPU.
 
-    HF_HUB_OFFLINE=1 DS_ACCELERATOR=cpu .venv/bin/python -m bench.dlo [--steps 200] [--demo out/demo]
+    HF_HUB_OFFLINE=1 DS_ACCELERATOR=cpu .venv/bin/python -m bench.dlo [--steps 200] [--start base|continued]
 
-Every variant continues the demo's continued model (out/demo/continued_model/hf: 4 layers, hidden 128) for the
-same steps with the same data, seed and schedule, through the training stage's own `training.train.run`:
+By default (--start base) every variant starts where DLO belongs in this project: continued pretraining of the
+demo's base model (out/demo/base_model/hf: 4 layers, hidden 128, head languages only) with the extended
+tokenizer (out/demo/tokenizer, new rows FVT-initialised by the same model factory), on the schedule of
+conf/train/demo_continued.yaml (lr 1e-3, warmup 20, linear). --start continued keeps the first design:
+continuing the already-trained continued model (out/demo/continued_model/hf) at lr 5e-4 with a restarted
+schedule. Every variant trains the same steps with the same data and seed through the training stage's own
+`training.train.run`:
 (a) unexpanded, (b) dense expanded 4 -> 6 (a gated copy after layers 1 and 3), (c) DLO: (b)'s layout with every
 FFN routed, (d) = (c) run densely, (e) random routing at (c)'s learned per-layer capacities, (f) a dense model
 with one new layer, the depth whose FLOPs are nearest (c)'s. Reported on the corpus' test split: masked-LM
 loss (one masked block per language), pseudo-perplexity for sampled head and tail languages
 (training/evaluation), FLOPs per token with the MLM head, executed FFN fractions per layer (head vs tail and
 the spread over languages), and CPU inference throughput of (c) with gather/scatter vs (b); the starting
-model, untrained further, is evaluated too for reference.
+model (for --start base: the base model with the FVT-extended vocabulary), untrained, is evaluated too.
 Writes bench/results/dlo.json; runs under out/dlo_bench/ (replaced on every run)."""
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 from transformers import AutoModelForMaskedLM, AutoTokenizer  # noqa: E402
 
 from bench.common import write_result  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
+from training.config import ModelSection, TrainConfig  # noqa: E402
 from training.data import eval_batches  # noqa: E402
 from training.dlo import state  # noqa: E402
 from training.dlo.flops import flops_per_token  # noqa: E402
@@ -44,6 +49,7 @@ from training.evaluation.dlo import inference_rule, pppl_with_rule  # noqa: E402
 from training.evaluation.report import summarise  # noqa: E402
 from training.masking import IGNORE, MaskingSpec  # noqa: E402
 from training.mixture import read_mixture, split_files  # noqa: E402
+from training.model import build_model  # noqa: E402
 
 log = logging.getLogger("bench.dlo")
 SEQ = 128
@@ -64,14 +70,23 @@ def identity_tokenizer(demo: Path, work: Path) -> Path:
     return dst
 
 
+START_MODEL = {"base": "base_model", "continued": "continued_model"}
+SCHEDULE = {"base": (1e-3, 20), "continued": (5e-4, 10)}  # (lr, warmup): demo_continued.yaml / first design
+
+
+def start_model_path(args) -> Path:
+    return args.demo / START_MODEL[args.start] / "hf"
+
+
 def train_config(name: str, args, tokenizer: Path, dlo: dict | None) -> TrainConfig:
-    model = {"pretrained": str(args.demo / "continued_model" / "hf"), "init": "fvt"}
+    model = {"pretrained": str(start_model_path(args)), "init": "fvt"}
     if dlo is not None:
         model["dlo"] = dlo
     return TrainConfig.model_validate({
         "name": name, "corpus": str(args.demo / "corpus"), "tokenizer": str(tokenizer), "model": model,
         "data": {"max_seq_len": SEQ, "eval_split": "dev", "eval_blocks_per_language": 1},
-        "optim": {"lr": args.lr, "warmup_steps": 10, "schedule": "linear", "grad_clip": 1.0},
+        "optim": {"lr": args.lr, "warmup_steps": args.warmup, "schedule": "linear", "grad_clip": 1.0,
+                  "weight_decay": 0.01},
         "deepspeed": "conf/deepspeed/zero2.json", "precision": "fp32", "micro_batch_size": args.batch,
         "max_steps": args.steps, "seed": 0, "log_every": 20, "eval_every": 0, "save_every": 0,
         "keep_checkpoints": 1, "tensorboard": False, "progress_bar": "off", "export": True,
@@ -174,18 +189,25 @@ def main() -> None:
     p.add_argument("--work", type=Path, default=Path("out/dlo_bench"))
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--start", choices=sorted(START_MODEL), default="base",
+                   help="base: the base model + extended tokenizer (continued pretraining with depth expansion); "
+                        "continued: the already-trained continued model")
+    p.add_argument("--lr", type=float, default=None, help="default 1e-3 (base) or 5e-4 (continued)")
+    p.add_argument("--warmup", type=int, default=None, help="default 20 (base) or 10 (continued)")
     p.add_argument("--capacity", type=float, default=0.75)
     p.add_argument("--anneal", type=int, default=60)
     p.add_argument("--gate-lr", type=float, default=1e-2)
     p.add_argument("--router-lr", type=float, default=1e-2, help="zero-init routers barely move at the base LR")
-    p.add_argument("--pppl-languages", type=int, default=16, help="per group (head, tail)")
+    p.add_argument("--pppl-languages", type=int, default=6,
+                   help="per group (head, tail); 6 (not 16) keeps the whole bench near 25 minutes on 2 busy cores")
     p.add_argument("--pppl-texts", type=int, default=4, help="per language")
-    p.add_argument("--rounds", type=int, default=7, help="throughput rounds")
+    p.add_argument("--rounds", type=int, default=5, help="throughput rounds")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-write", action="store_true", help="smoke run: do not write bench/results/dlo.json")
     args = p.parse_args()
-    # absolute paths: training.mixture.open_fs fails on relative ones (pyarrow.fs has no ArrowInvalid)
+    lr, warmup = SCHEDULE[args.start]
+    args.lr = lr if args.lr is None else args.lr
+    args.warmup = warmup if args.warmup is None else args.warmup
     args.demo, args.work = args.demo.resolve(), args.work.resolve()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
@@ -193,7 +215,8 @@ def main() -> None:
     if args.work.exists():
         shutil.rmtree(args.work)
     args.work.mkdir(parents=True)
-    tok_dir = identity_tokenizer(args.demo, args.work)
+    # base: the extended tokenizer grows the base vocabulary (FVT); continued: the vocabulary is already there
+    tok_dir = args.demo / "tokenizer" if args.start == "base" else identity_tokenizer(args.demo, args.work)
     expand = {"every": 2}
     dlo_common = {"expand": expand, "capacity": args.capacity, "anneal_steps": args.anneal, "loss_coef": 0.1,
                   "gate_lr": args.gate_lr, "router_lr": args.router_lr, "routed": "all"}
@@ -245,7 +268,7 @@ def main() -> None:
         "c_dlo_topk": ("c", "topk"), "d_dlo_run_dense": ("c", "dense"), "e_random_routing": ("e", "topk"),
         "f_dense_same_flops": ("f", None),
     }
-    start = AutoModelForMaskedLM.from_pretrained(str(args.demo / "continued_model" / "hf")).eval()
+    start = build_model(ModelSection(pretrained=str(start_model_path(args)), init="fvt"), tok_dir).eval()
     results: dict[str, dict] = {"start_before_training": {
         "layers": start.config.num_hidden_layers, "heldout_mlm": heldout_mlm(start, batches, heads, None),
         "pppl": pppl(start, tokenizer, texts, sorted(heads), None)}}
@@ -277,11 +300,15 @@ def main() -> None:
         "a_unexpanded": (model("a"), None, True), "f_dense_same_flops": (model("f"), None, True),
     }, blocks, args.rounds)
     figures = {
-        "setup": {"base_model": str(args.demo / "continued_model" / "hf"), "steps": args.steps,
+        "setup": {"start": args.start, "start_model": str(start_model_path(args)), "tokenizer": str(tok_dir),
+                  "steps": args.steps, "warmup_steps": args.warmup, "schedule": "linear", "weight_decay": 0.01,
                   "micro_batch": args.batch, "seq_len": SEQ, "lr": args.lr, "capacity_target": args.capacity,
                   "anneal_steps": args.anneal, "gate_lr": args.gate_lr, "router_lr": args.router_lr, "expansion": "4 -> 6, after layers 1, 3",
                   "f_choice": f_note, "heldout": "test split, one masked block per language (seed 12345)",
                   "pppl_languages": rows, "pppl_texts_per_language": args.pppl_texts, "threads": args.threads,
+                  "throughput_rounds": args.rounds,
+                  "budget": "pppl on fewer languages per group and fewer throughput rounds than the first run "
+                            "(16 languages, 7 rounds) so the whole bench fits ~25 minutes on the shared 2 cores",
                   "throughput_batch": list(blocks.shape), "device": "cpu"},
         "variants": results, "cpu_throughput": speed,
         "note": "no GPU was available to this task: CPU throughput only",
