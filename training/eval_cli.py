@@ -1,4 +1,5 @@
-"""`glot eval pppl|retrieval|compare`: pseudo-perplexity, sentence retrieval, and base vs continued.
+"""`glot eval pppl|retrieval|compare|dlo-report`: pseudo-perplexity, sentence retrieval, base vs continued, and
+the DLO section rendered from bench/results/dlo.json.
 
 Models come from the config's `models:` (name -> path, tokenizer) or from `--model NAME=DIR` /
 `--tokenizer NAME=DIR` (repeatable), which add or replace entries. pppl and retrieval evaluate every model
@@ -67,6 +68,14 @@ def compare_handler(args: argparse.Namespace) -> int:
     return 0
 
 
+def dlo_report_handler(args: argparse.Namespace) -> int:
+    from training.evaluation.dlo_report import write_report
+
+    md, js = write_report(args.input, args.output)
+    print(f"wrote {md} and {js}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="evaluate models: pseudo-perplexity, retrieval, base vs continued",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -86,3 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("--tokenizer", action="append", metavar="NAME=DIR",
                        help="tokenizer for model NAME if not the model's own directory (repeatable)")
         q.set_defaults(func=handler)
+    q = sub.add_parser("dlo-report", help="the DLO section (Markdown + JSON) from bench/results/dlo.json",
+                       description="Render a DLO bench result (python -m bench.dlo) as dlo.md and dlo.json.")
+    q.add_argument("--input", default="bench/results/dlo.json", help="the bench result (default: %(default)s)")
+    q.add_argument("--output", required=True, help="output directory")
+    q.set_defaults(func=dlo_report_handler)
