@@ -60,9 +60,16 @@ def _glot(*args: str) -> list[str]:
 
 
 def _fingerprint(step: Step, previous: str) -> str:
-    # The interpreter's path is left out: `python` and `python3` of one venv run the same step.
+    """The step's identity: its command, the contents of the files the command names (its configs: editing
+    one reruns the step) and the previous step's fingerprint (inputs). The interpreter's path is left out:
+    `python` and `python3` of one venv run the same step."""
     command = step.command[1:] if step.command else None
-    return hashlib.sha256(json.dumps([step.name, command, previous]).encode()).hexdigest()
+    files = {}
+    for arg in command or []:
+        path = Path(arg) if Path(arg).is_absolute() else REPO / arg
+        if len(arg) < 4096 and path.is_file():
+            files[arg] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(json.dumps([step.name, command, files, previous]).encode()).hexdigest()
 
 
 def _own_cpu_seconds() -> float:

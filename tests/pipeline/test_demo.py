@@ -55,3 +55,13 @@ def test_step_records_wall_and_cpu_seconds_of_its_process_tree_and_is_skipped_wh
     failing = Step("fails", tmp_path / "fails", command=[sys.executable, "-c", "print('boom'); raise SystemExit(3)"])
     with pytest.raises(UserError, match=r"(?s)exit 3.*boom"):
         _run_step(failing, "", tmp_path)
+
+
+def test_editing_a_config_named_by_the_command_reruns_the_step(tmp_path):
+    cfg = tmp_path / "step.yaml"
+    cfg.write_text("a: 1\n")
+    step = Step("cfg", tmp_path / "cfg", command=[sys.executable, "-c", "pass", str(cfg)])
+    assert _run_step(step, "", tmp_path)[1] == "ran"
+    assert _run_step(step, "", tmp_path)[1] == "skipped"
+    cfg.write_text("a: 2\n")
+    assert _run_step(step, "", tmp_path)[1] == "ran"

@@ -47,8 +47,8 @@ def _groups(c: dict, path: Path) -> Path:
             xs = [j + (i - 0.5) * 0.38 for j in range(len(groups))]
             ax.bar(xs, [v or 0 for v in vals], width=0.38, label=model)
             for x, v in zip(xs, vals, strict=True):
-                if v is None:
-                    ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=8)
+                if v is None:  # y in axes coordinates: 0 has no place on a log axis
+                    ax.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=8, transform=ax.get_xaxis_transform())
         ax.set_xticks(range(len(groups)), groups)
         if log and any(c.get(f"{g}_pppl_{m}") for g in groups for m in ("base", "continued")):
             ax.set_yscale("log")

@@ -74,3 +74,18 @@ def test_written_files(tmp_path):
     single = write_results(BASE, HEAD, tmp_path / "one", "pppl")
     assert json.loads(single[0].read_text())["summary"]["pppl"]["head"]["languages"] == 2
     assert "| yor_Latn | tail |" in single[1].read_text()
+
+
+def test_comparison_files_when_a_group_is_empty(tmp_path):
+    # Only head labels evaluated (e.g. `labels:` restricted to them): the tail figures are None, and the
+    # log-scale group plot must still render ("n/a"), not fail at the end of a long evaluation.
+    head_only = {k: {**v, "pppl": {lb: r for lb, r in v["pppl"].items() if lb in HEAD},
+                     "retrieval": {"udhr": {lb: r for lb, r in v["retrieval"]["udhr"].items() if lb in HEAD}}}
+                 for k, v in (("b", BASE), ("c", CONT))}
+    c = compare(head_only["b"], head_only["c"], HEAD)
+    assert c["tail_pppl_base"] is None and c["head_pppl_base"] == pytest.approx(math.sqrt(10 * 40))
+    # pseudo-perplexities of a barely trained model are astronomically large (the demo's: ~6e13)
+    c["head_pppl_base"], c["head_pppl_continued"] = 6.4e13, 6.5e13
+    paths = write_comparison(c, tmp_path / "cmp")
+    assert {"groups.png", "comparison.md"} <= {p.name for p in paths}
+    assert all(p.stat().st_size > 0 for p in paths)
