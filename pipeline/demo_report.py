@@ -93,6 +93,24 @@ def _verdict(h: dict[str, Any]) -> list[str]:
     return lines
 
 
+DLO_BENCH = Path(__file__).resolve().parents[1] / "bench" / "results" / "dlo.json"
+
+
+def dlo_section(out: Path, bench_json: Path) -> list[str]:
+    """The vertical-scaling (DLO) comparison, rendered from its benchmark's result when the checkout has one:
+    it is measured by bench/dlo.py on a demo run's models, not by this demo run."""
+    if not bench_json.is_file():
+        return []
+    from training.evaluation.dlo_report import write_report
+
+    md_path, _ = write_report(bench_json, out / "report_assets" / "dlo")
+    return ["## Vertical scaling (DLO)", "",
+            "Not part of this run: `bench/dlo.py` measures depth expansion with per-token layer routing (DLO) against "
+            "dense baselines on the demo's models; its last recorded result is rendered here "
+            f"([{md_path.relative_to(out)}]({md_path.relative_to(out)})).", "",
+            md_path.read_text(encoding="utf-8"), ""]
+
+
 def write_demo_report(out: Path) -> dict[str, Any]:
     assets = out / "report_assets"
     assets.mkdir(parents=True, exist_ok=True)
@@ -118,7 +136,7 @@ def write_demo_report(out: Path) -> dict[str, Any]:
            "of the same evaluation on the same held-out text for both models. Step timings are below."]
     eval_md = out / "evaluation" / "comparison.md"
     md += ["", "How pseudo-perplexity is normalised and how `<unk>` is scored: see the evaluation report "
-           f"([evaluation/report.md]({eval_md.relative_to(out)})).", ""]
+           f"([{eval_md.relative_to(out)}]({eval_md.relative_to(out)})).", ""]
     md += ["## Corpus", ""]
     if corpus:
         md.append(f"{corpus.get('language_scripts')} language-scripts ({corpus.get('head_language_scripts')} head, "
@@ -136,6 +154,8 @@ def write_demo_report(out: Path) -> dict[str, Any]:
     md += ["## Evaluation", "", "| figure | value |", "|---|---:|"]
     md += [f"| {k} | {report[k] if report[k] is None else f'{report[k]:.4g}'} |" for k in KEYS]
     md += ["", *[f"![{p}](report_assets/{p})" for p in images["evaluation"]], ""]
+    dlo = dlo_section(out, DLO_BENCH)
+    md += dlo
     if timings:
         md += ["## Timings", "", "| step | status | seconds | CPU seconds | load average |", "|---|---|---:|---:|---:|"]
         md += [f"| {s} | {t['status']} | {t['seconds']} | {t.get('cpu_seconds', '')} | {t.get('load_avg', '')} |"

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from pipeline.demo import Step, _run_step, head_view
-from pipeline.demo_report import KEYS, find_headline
+from pipeline.demo_report import DLO_BENCH, KEYS, dlo_section, find_headline
 from pipeline.errors import UserError
 
 
@@ -65,3 +65,11 @@ def test_editing_a_config_named_by_the_command_reruns_the_step(tmp_path):
     assert _run_step(step, "", tmp_path)[1] == "skipped"
     cfg.write_text("a: 2\n")
     assert _run_step(step, "", tmp_path)[1] == "ran"
+
+
+def test_dlo_section_renders_the_recorded_bench_or_nothing(tmp_path):
+    assert dlo_section(tmp_path, tmp_path / "missing.json") == []
+    lines = dlo_section(tmp_path, DLO_BENCH)  # the committed bench/results/dlo.json
+    text = "\n".join(lines)
+    assert lines[0] == "## Vertical scaling (DLO)" and "Not part of this run" in text
+    assert "(a) unexpanded" in text and (tmp_path / "report_assets" / "dlo" / "dlo.md").is_file()
