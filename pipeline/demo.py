@@ -67,8 +67,11 @@ def _fingerprint(step: Step, previous: str) -> str:
     files = {}
     for arg in command or []:
         path = Path(arg) if Path(arg).is_absolute() else REPO / arg
-        if len(arg) < 4096 and path.is_file():
-            files[arg] = hashlib.sha256(path.read_bytes()).hexdigest()
+        try:
+            if path.is_file():
+                files[arg] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:  # an argument that is no path (inline code, a name too long for the filesystem)
+            continue
     return hashlib.sha256(json.dumps([step.name, command, files, previous]).encode()).hexdigest()
 
 
