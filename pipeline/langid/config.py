@@ -49,6 +49,7 @@ class TrainConfig(StrictModel):
     exclude_undetermined: bool = True  # `und_*` labels mix unrelated languages: they teach the model nothing
     # Editorial placeholders (a whole segment in square brackets, e.g. UDHR's `[missing]` for an untranslated
     # paragraph) are no text in the label's language: left out of training and of the held-out evaluation.
+    # Collect's UDHR reader already rejects them (reason `placeholder`); this catches them in other corpora.
     drop_placeholders: bool = True
     min_train_segments: int = Field(default=1, ge=1)
     confusion_pairs: int = Field(default=50, ge=0)

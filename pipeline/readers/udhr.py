@@ -1,7 +1,14 @@
-"""UDHR-in-Unicode XML: one document per article (`<key>/<article>`), one record per title/para/list item."""
+"""UDHR-in-Unicode XML: one document per article (`<key>/<article>`), one record per title/para/list item.
+
+Editorial placeholders (an element whose whole text is in square brackets: `[missing]`, `[Missing 15.2]`,
+`[Preamble]`, `[?]`) stand for untranslated text, mostly in English whatever the file's language, so they are
+rejected here with reason `placeholder`. Only in this reader: UDHR marks gaps this way, while in other sources
+a bracketed line can be real text (a stage direction, a citation, a wiki heading).
+"""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -9,6 +16,8 @@ from pipeline.readers.base import RawRecord, decode_strict, doc_stem
 
 NS = "{http://www.unhchr.ch/udhr}"
 TEXT_ELEMENTS = ("title", "para", "listitem")
+PLACEHOLDER = "placeholder"
+PLACEHOLDER_RE = re.compile(r"^\s*\[[^\]]*\]\s*$")  # as langid.train.drop_placeholders
 
 
 def _label(root: ET.Element) -> str | None:
@@ -58,10 +67,13 @@ def parse_udhr(path: str, content: bytes) -> Iterator[RawRecord]:
             _texts(elem)
         )
         for seg, (element, text) in enumerate(items):
+            placeholder = PLACEHOLDER_RE.match(text) is not None
             yield RawRecord(
                 doc_id=f"{stem}/{doc}",
                 seg=seg,
                 text=text,
                 raw_label=label,
                 meta={"key": key, "article": article, "element": element},
+                error=PLACEHOLDER if placeholder else None,
+                detail=f"{path}: <{element}> in {doc} is an editorial placeholder" if placeholder else None,
             )

@@ -245,3 +245,27 @@ def test_conservation_failure_is_loud(spark, tmp_path):
             started=time.time(),
         )
     assert not (tmp_path / "o").exists()  # nothing moved into place
+
+
+def test_udhr_placeholders_rejected_with_their_reason(udhr_collected, udhr_dir):
+    """Every bracket-only UDHR element (`[missing]`, `[Preamble]`, ...) is rejected as `placeholder`, none is
+    kept, and the counts still add up."""
+    from pipeline.readers.udhr import PLACEHOLDER, parse_udhr
+
+    expected = set()
+    for f in sorted(udhr_dir.glob("udhr_*.xml")):
+        try:
+            ET.parse(f)
+        except ET.ParseError:
+            continue
+        expected |= {(r.doc_id, r.seg) for r in parse_udhr(str(f), f.read_bytes()) if r.error == PLACEHOLDER}
+    out, stats = udhr_collected
+    rej = _rejected(out)
+    placeholders = rej[rej.reason == "placeholder"]
+    assert set(zip(placeholders.doc_id, placeholders.seg, strict=True)) == expected
+    assert len(placeholders) == len(expected) == stats["rejected_by_reason"]["placeholder"]
+    assert {"udhr_lot/24", "udhr_bam/16", "udhr_amc/preamble"} <= set(placeholders.doc_id)
+    assert placeholders.label.notna().all()
+    kept = _kept(out).select(["text"]).to_pandas()
+    assert not kept.text.str.fullmatch(r"\s*\[[^\]]*\]\s*").any()
+    assert stats["kept_records"] + stats["rejected"] == stats["rows_in"]
