@@ -180,6 +180,9 @@ def _resolved_train_config(src: Path, dest: Path, **paths: str) -> Path:
     for key, value in paths.items():
         if key == "pretrained":
             cfg["model"]["pretrained"] = value
+        elif key == "replay_labels":
+            if (cfg.get("data") or {}).get("replay"):  # the demo's one head list, whatever the file says
+                cfg["data"]["replay"]["labels_file"] = value
         else:
             cfg[key] = value
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +198,7 @@ def plan(out: Path, cfg: DemoConfig) -> list[Step]:
                                       corpus=str(out / "base_corpus"), tokenizer=str(out / "base_tokenizer"))
     cont_cfg = _resolved_train_config(REPO / cfg.train_continued, cfgs / "train_continued.yaml",
                                       corpus=str(corpus), tokenizer=str(tok),
-                                      pretrained=str(out / "base_model" / "hf"))
+                                      pretrained=str(out / "base_model" / "hf"), replay_labels=str(head_file))
     launcher = f"--num_gpus {cfg.ranks}"
     ds_env = {"DS_ACCELERATOR": os.environ.get("DS_ACCELERATOR", "cpu"), "OMP_NUM_THREADS": "1"}
     return [

@@ -30,6 +30,13 @@ class ModelSection(StrictModel):
         return self
 
 
+class ReplaySection(StrictModel):
+    """Continued pretraining: how often the base model's languages are drawn (training/mixture.with_replay)."""
+
+    labels_file: str  # one lang_Scrp per line (# comments), e.g. conf/head_languages.txt
+    share: float = Field(0.5, ge=0, lt=1)
+
+
 class DataSection(StrictModel):
     max_seq_len: int = Field(512, ge=8)
     mask_prob: float = Field(0.15, gt=0, lt=1)
@@ -39,6 +46,7 @@ class DataSection(StrictModel):
     read_batch: int = Field(1024, ge=1)  # Parquet rows per read
     eval_split: str = "dev"  # falls back to train when the corpus has no such split
     eval_blocks_per_language: int = Field(2, ge=0)
+    replay: ReplaySection | None = None
 
     @model_validator(mode="after")
     def _fractions(self) -> DataSection:

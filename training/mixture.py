@@ -58,6 +58,27 @@ def read_mixture(corpus: str) -> Mixture:
     return Mixture(labels, [weights[k] / total for k in labels], float(data.get("alpha", float("nan"))))
 
 
+def with_replay(mixture: Mixture, labels: set[str], share: float) -> Mixture:
+    """The mixture with the base model's languages (`labels`) drawn `share` of the time, each keeping its
+    relative weight, and the others the rest: continued pretraining replays what the base knew so it is not
+    forgotten. α-sampling alone does this only where the base's languages have far more text than the new
+    ones (Glot500-c); a corpus with the same amount per language (UDHR) would hand them a share of only
+    len(labels) / len(all), which is what this corrects. share 0 keeps the mixture as it is."""
+    if share == 0:
+        return mixture
+    inside = [i for i, lab in enumerate(mixture.labels) if lab in labels]
+    if not inside or len(inside) == len(mixture.labels):
+        raise UserError(
+            f"data.replay: {len(inside)} of the corpus's {len(mixture.labels)} languages are in the replay list;"
+            " replay needs some of them in it and some not"
+        )
+    p_in = sum(mixture.probs[i] for i in inside)
+    chosen = set(inside)
+    probs = [p * share / p_in if i in chosen else p * (1 - share) / (1 - p_in)
+             for i, p in enumerate(mixture.probs)]
+    return Mixture(mixture.labels, probs, mixture.alpha)
+
+
 def split_files(corpus: str, split: str, labels: list[str]) -> dict[str, list[str]]:
     """Parquet files of `<corpus>/splits/<split>/label=<L>/` for each label, sorted (empty list: none)."""
     fs, base = open_fs(corpus.rstrip("/"))

@@ -29,6 +29,7 @@ from transformers import get_scheduler  # noqa: E402
 
 from pipeline.config import dump_config  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
+from tokenizer.data import read_labels_file  # noqa: E402
 from training import checkpoint, distributed  # noqa: E402
 from training.config import TrainConfig, load_train_config, resolve_path  # noqa: E402
 from training.data import BlockStream, eval_batches  # noqa: E402
@@ -38,7 +39,7 @@ from training.export import MODEL_CONFIG, export_hf  # noqa: E402
 from training.loop import evaluate, train_step  # noqa: E402
 from training.masking import MaskingSpec  # noqa: E402
 from training.metrics import RunLog  # noqa: E402
-from training.mixture import has_split, read_mixture, split_files  # noqa: E402
+from training.mixture import has_split, read_mixture, split_files, with_replay  # noqa: E402
 from training.mlm import MaskedOnlyMLM  # noqa: E402
 from training.model import build_model, load_tokenizers  # noqa: E402
 
@@ -99,6 +100,8 @@ def run(cfg: TrainConfig, output: Path, resume: bool) -> int:
     tokenizer, base_tokenizer = load_tokenizers(cfg.tokenizer)
     model = build_model(cfg.model, cfg.tokenizer, tokenizer, base_tokenizer)
     mixture = read_mixture(cfg.corpus)
+    if cfg.data.replay is not None:
+        mixture = with_replay(mixture, set(read_labels_file(resolve_path(cfg.data.replay.labels_file))), cfg.data.replay.share)
     files = split_files(cfg.corpus, "train", mixture.labels)
     empty = [k for k, v in files.items() if not v]
     if empty:

@@ -73,3 +73,16 @@ def test_dlo_section_renders_the_recorded_bench_or_nothing(tmp_path):
     text = "\n".join(lines)
     assert lines[0] == "## Vertical scaling (DLO)" and "Not part of this run" in text
     assert "(a) unexpanded" in text and (tmp_path / "report_assets" / "dlo" / "dlo.md").is_file()
+
+
+def test_plan_points_the_continued_runs_replay_at_the_demo_head_list(tmp_path):
+    from pipeline.demo import DemoConfig, plan
+    from training.config import load_train_config
+
+    heads = tmp_path / "heads.txt"
+    heads.write_text("eng_Latn\n")
+    plan(tmp_path / "out", DemoConfig(head_languages=str(heads)))
+    cont = load_train_config(tmp_path / "out" / "configs" / "train_continued.yaml")
+    assert cont.data.replay is not None and cont.data.replay.labels_file == str(heads)
+    base = load_train_config(tmp_path / "out" / "configs" / "train_base.yaml")
+    assert base.data.replay is None

@@ -4,6 +4,7 @@ Validated strictly so a typo fails before a model is loaded."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -31,6 +32,9 @@ class PpplSection(StrictModel):
     max_segments_per_label: int = Field(0, ge=0, description="0 = all held-out segments")
     max_length: int | None = Field(None, ge=4, description="tokens per window incl. <s></s>; None = model's")
     no_space_scripts: list[str] = Field(default_factory=lambda: list(NO_SPACE_SCRIPTS))
+    precision: Literal["float32", "bfloat16", "auto"] = Field(
+        "float32", description="bfloat16: forward passes under autocast; auto: bfloat16 where the device "
+        "computes it natively, else float32")
 
 
 class RetrievalSection(StrictModel):

@@ -22,7 +22,7 @@ from pipeline.config import dump_config
 from pipeline.errors import UserError
 from training.evaluation import data, models, report
 from training.evaluation.config import EvalConfig, ModelSpec, head_labels
-from training.evaluation.pppl import pseudo_perplexity
+from training.evaluation.pppl import pseudo_perplexity, resolve_precision
 from training.evaluation.retrieval import retrieve
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,10 @@ def evaluate_model(cfg: EvalConfig, spec: ModelSpec, input_path: str | Path | No
         texts, over = data.texts_by_label(wanted, cfg.pppl.max_segments_per_label)
         results["input"]["pppl_over_cap"] = over
         log.info("pppl of %s on %d labels", spec.path, len(texts))
+        precision = resolve_precision(cfg.pppl.precision, next(model.parameters()).device)
+        results["input"]["pppl_precision"] = precision
         results["pppl"] = _gather(pseudo_perplexity(model, tok, _shard(texts), cfg.pppl.batch_size,
-                                                    cfg.pppl.max_length, cfg.pppl.no_space_scripts))
+                                                    cfg.pppl.max_length, cfg.pppl.no_space_scripts, precision))
     if "retrieval" in tasks:
         results["retrieval"] = {}
         kw = {"layer": rc.layer, "batch_size": rc.batch_size, "max_length": rc.max_length, "ks": rc.ks}

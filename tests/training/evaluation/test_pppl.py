@@ -100,3 +100,27 @@ def test_unk_is_charged_per_byte_it_hides(records, loaded):
     model_c, tok_c = loaded["continued"]
     assert pseudo_perplexity(model_c, tok_c, {"hin_Deva": texts})["hin_Deva"]["unk_bytes"] == hidden_bytes(
         tok_c, texts) < hidden / 10
+
+
+def test_bfloat16_autocast_close_to_float32(records, loaded):
+    """bf16 matmuls change each NLL a little, the mean hardly at all; an unknown precision is an error."""
+    model, tok = loaded["continued"]
+    texts = held_out(records, "fra", 2) + held_out(records, "hin", 2)
+    ids = tok(texts, add_special_tokens=False)["input_ids"]
+    full = np.concatenate(token_nll(model, tok, ids, batch_size=16))
+    half = np.concatenate(token_nll(model, tok, ids, batch_size=16, precision="bfloat16"))
+    assert not np.array_equal(full, half)  # autocast really ran in bf16
+    np.testing.assert_allclose(half, full, rtol=0.05, atol=0.05)
+    assert abs(half.mean() - full.mean()) < 0.01 * full.mean()
+    with pytest.raises(ValueError, match="precision"):
+        token_nll(model, tok, ids, precision="float16")
+
+
+def test_precision_auto_follows_the_device():
+    from training.evaluation.pppl import resolve_precision
+
+    cpu = torch.device("cpu")
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert resolve_precision("auto", cpu) == ("bfloat16" if native else "float32")
+    assert resolve_precision("float32", cpu) == "float32"
+    assert resolve_precision("bfloat16", cpu) == "bfloat16"
