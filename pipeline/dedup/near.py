@@ -3,21 +3,29 @@ dropped, giant buckets capped), pairs verified by the Jaccard similarity of thei
 components (pipeline/dedup/components.py); the smallest id of each cluster survives.
 
 Rows with the same shingle set within a label (Jaccard 1: titles, boilerplate, copies that differ only in case,
-digits or punctuation) are joined to the smallest id among them first, and only that representative goes
-through LSH: a group of k such rows would otherwise fill 16 buckets with k(k-1)/2 pairs each, all verified."""
+digits or punctuation) share a set bucket and link to the smallest id among them without verification; in band
+buckets they count once (pipeline/dedup/bucket_pairs.py).
+
+Cost: the stage is small work spread over Spark operators, so each operator's fixed cost (planning, code
+generation and the JVM's JIT compiling it) dominates at corpus-sample sizes. Hence one heavy action (the edge
+statistics, which also caches the edges) and one cheap one (collecting the cached edges when they are few);
+bucket pairs come from numpy over one sorted shuffle, not from window functions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from pipeline.dedup.bucket_pairs import CANDIDATE, PAIRS_SCHEMA, SAME, STATS, edges_from_sorted
 from pipeline.dedup.components import components
 from pipeline.dedup.config import NearDupConfig
 from pipeline.dedup.lsh_params import optimal_bands_rows
 from pipeline.dedup.minhash import minhash_rows
+
+_CANDIDATES = 3  # stats row kind: u = distinct candidate pairs
 
 
 @dataclass
@@ -40,39 +48,18 @@ def lsh_shape(cfg: NearDupConfig) -> tuple[int, int]:
     return optimal_bands_rows(cfg.threshold, cfg.num_perm, cfg.false_positive_weight, cfg.false_negative_weight)
 
 
-def candidate_pairs(band_rows: DataFrame, cfg: NearDupConfig) -> tuple[DataFrame, int, int, int]:
-    """Distinct candidate pairs (u > v, persisted), their number, and the counts of used and skipped
-    multi-member buckets, from rows (id, bucket). One shuffle puts each bucket in one window sorted by id; each
-    member pairs with the members before it (at most all_pairs_bucket_size - 1 of them, so a frame never grows
-    with the bucket) or, in larger buckets, with the bucket's smallest id only. Singletons leave right there."""
-    bucket = Window.partitionBy("bucket")
-    before = Window.partitionBy("bucket").orderBy("id").rowsBetween(-(cfg.all_pairs_bucket_size - 1), -1)
-    members = (
-        band_rows.select(
-            "id",
-            F.count("*").over(bucket).alias("n"),
-            F.min("id").over(bucket).alias("first"),
-            F.collect_list("id").over(before).alias("before"),
-        )
-        .where(F.col("n") > 1)
-        .persist(StorageLevel.MEMORY_AND_DISK)
+def bucket_pairs(hashed: DataFrame, bands: int, cfg: NearDupConfig) -> DataFrame:
+    """(u, v, kind) rows from `hashed` (id, buckets): SAME edges, CANDIDATE pairs (u > v, not yet distinct) and
+    one STATS row per task (u = multi-member band buckets, v = skipped ones); see bucket_pairs.py."""
+    rows = hashed.select(
+        "id", F.col("buckets")[bands].alias("set_key"), F.posexplode("buckets").alias("pos", "bucket")
+    ).select("bucket", "id", "set_key", (F.col("pos") == bands).alias("is_set"))
+    all_pairs, max_size = cfg.all_pairs_bucket_size, cfg.max_bucket_size
+    return (
+        rows.repartition("bucket")
+        .sortWithinPartitions("bucket", "id")
+        .mapInArrow(lambda it: edges_from_sorted(it, all_pairs, max_size), PAIRS_SCHEMA)
     )
-    try:
-        counts = members.where(F.col("id") == F.col("first")).agg(
-            F.count("*").alias("n"), F.count(F.when(F.col("n") > cfg.max_bucket_size, 1)).alias("big")
-        ).first()
-        used = members.where((F.col("n") <= cfg.max_bucket_size) & (F.col("id") != F.col("first")))
-        small = used.where(F.col("n") <= cfg.all_pairs_bucket_size).select(
-            F.col("id").alias("u"), F.explode("before").alias("v")
-        )
-        large = used.where(F.col("n") > cfg.all_pairs_bucket_size).select(
-            F.col("id").alias("u"), F.col("first").alias("v")
-        )
-        pairs = small.unionByName(large).distinct().persist(StorageLevel.MEMORY_AND_DISK)
-        n_pairs = pairs.count()
-    finally:
-        members.unpersist()
-    return pairs, n_pairs, int(counts["n"]), int(counts["big"])
 
 
 def verify(pairs: DataFrame, hashed: DataFrame, threshold: float) -> DataFrame:
@@ -92,32 +79,33 @@ def near_duplicates(df: DataFrame, cfg: NearDupConfig) -> NearDupResult:
     no_space = F.col("script").isin(cfg.no_space_scripts)
     hashed = minhash_rows(df, no_space, cfg.num_perm, bands, rows, cfg.seed, cfg.word_ngram, cfg.char_ngram).where(
         F.size("h") > 0  # no shingles: no evidence, never clustered
-    )
-    # Rows of one label with the same shingle set: the smallest id stands for the others (equal sets have
-    # equal band keys, so only it needs LSH), and the others link to it directly.
-    same_set = Window.partitionBy("label", "h")
-    sets = hashed.withColumn("rep", F.min("id").over(same_set)).persist(StorageLevel.MEMORY_AND_DISK)
-    pairs = edges = None
+    ).persist(StorageLevel.MEMORY_AND_DISK)  # read by the buckets and by both sides of the verification
+    found = edges = None
     try:
-        same = sets.where(F.col("id") != F.col("rep")).select(F.col("id").alias("u"), F.col("rep").alias("v"))
-        reps = sets.where(F.col("id") == F.col("rep"))
-        band_rows = reps.select("id", "label", F.posexplode("keys").alias("band", "key")).select(
-            "id", F.xxhash64("label", "band", "key").alias("bucket")  # one 64-bit key per (label, band, key)
+        found = bucket_pairs(hashed, bands, cfg).persist(StorageLevel.MEMORY_AND_DISK)
+        pairs = found.where(F.col("kind") == CANDIDATE).select("u", "v").distinct()
+        verified = verify(pairs, hashed, cfg.threshold) if cfg.verify else pairs
+        edges = (
+            verified.withColumn("kind", F.lit(CANDIDATE).cast("byte"))
+            .unionByName(found.where(F.col("kind") != CANDIDATE))
+            .unionByName(pairs.agg(F.count("*").alias("u")).select("u", F.lit(0).cast("long").alias("v"),
+                                                                    F.lit(_CANDIDATES).cast("byte").alias("kind")))
+            .persist(StorageLevel.MEMORY_AND_DISK)
         )
-        pairs, n_pairs, n_buckets, n_big = candidate_pairs(band_rows, cfg)
-        verified = verify(pairs, reps, cfg.threshold) if cfg.verify else pairs
-        edges = verified.withColumn("same", F.lit(False)).unionByName(same.withColumn("same", F.lit(True))).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        counts = edges.groupBy("same").count().collect()
-        n_same = sum(r["count"] for r in counts if r["same"])
-        n_edges = sum(r["count"] for r in counts)
+        counted = F.col("kind") >= STATS  # rows that carry counts, not node ids
+        stats = {r["kind"]: r for r in edges.groupBy("kind").agg(
+            F.count("*").alias("n"), F.sum(F.when(counted, F.col("u"))).alias("u"),
+            F.sum(F.when(counted, F.col("v"))).alias("v")).collect()}
+        n = {k: int(stats[k]["n"]) if k in stats else 0 for k in (CANDIDATE, SAME)}
+        graph = edges.where(F.col("kind") != STATS).where(F.col("kind") != _CANDIDATES).select("u", "v")
         comp, iterations, mode = components(
-            df.sparkSession, edges.select("u", "v"), n_edges, cfg.local_components_max_edges, cfg.max_iterations
+            df.sparkSession, graph, n[CANDIDATE] + n[SAME], cfg.local_components_max_edges, cfg.max_iterations
         )
-        roots = comp.select(F.col("node").alias("id"), "root").localCheckpoint(eager=True)
+        roots = comp.select(F.col("node").alias("id"), "root")
     finally:
-        for frame in (edges, pairs, sets):
+        for frame in (edges, found, hashed):
             if frame is not None:
                 frame.unpersist()
-    return NearDupResult(roots, bands, rows, n_same, n_buckets, n_big, n_pairs, n_edges - n_same, iterations, mode)
+    sums = {k: (int(stats[k]["u"]), int(stats[k]["v"])) if k in stats else (0, 0) for k in (STATS, _CANDIDATES)}
+    return NearDupResult(roots, bands, rows, n[SAME], sums[STATS][0], sums[STATS][1], sums[_CANDIDATES][0],
+                         n[CANDIDATE], iterations, mode)

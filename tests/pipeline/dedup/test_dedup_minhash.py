@@ -6,7 +6,7 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from pipeline.dedup.evalset import udhr_paragraphs
-from pipeline.dedup.minhash import band_keys, minhash_rows, permutations, signatures
+from pipeline.dedup.minhash import band_keys, bucket_keys, minhash_rows, permutations, set_keys, signatures
 from pipeline.dedup.shingles import py_hash, py_shingles
 
 
@@ -65,7 +65,20 @@ def test_spark_minhash_matches_numpy_reference(spark, udhr_dir):
         want = sorted({py_hash(s) for s in py_shingles(text, no_space, 3, 5)})
         assert row["h"] == want, text
         if want:
-            keys = band_keys(signatures([np.array(want, dtype=np.int64)], a, b), 8, 8)[0]
-            assert row["keys"] == keys.tolist()
+            h = [np.array(want, dtype=np.int64)]
+            keys = bucket_keys(band_keys(signatures(h, a, b), 8, 8), set_keys(h), ["x_Latn"])[0]
+            assert row["buckets"] == keys.tolist()
         else:
-            assert row["keys"] == []
+            assert row["buckets"] == []
+
+
+def test_bucket_keys_separate_labels_and_equal_sets_share_a_set_key():
+    a, b = permutations(16, 3)
+    h = [_hashes("one two three four five"), _hashes("ONE two, three four five!"), _hashes("one two three four six")]
+    keys = band_keys(signatures(h, a, b), 4, 4)
+    sets = set_keys(h)
+    assert sets[0] == sets[1] != sets[2]
+    same = bucket_keys(keys, sets, ["eng_Latn"] * 3)
+    other = bucket_keys(keys, sets, ["sco_Latn"] * 3)
+    assert same.shape == (3, 5) and (same[0] == same[1]).all()
+    assert not np.isin(same, other).any()  # no bucket is shared across labels
