@@ -49,20 +49,65 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bfloat16" if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
 
 
+def _plain_encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList | None:
+    """The encoder's layers when they are transformers' own BERT/RoBERTa-family layers with absolute positions
+    (the layout `_last_layer_at` computes by hand), else None. Subclasses (DLO's routed layers) are not."""
+    layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
+    if not isinstance(layers, torch.nn.ModuleList) or len(layers) < 2:
+        return None
+    if getattr(model.config, "position_embedding_type", "absolute") != "absolute" or model.config.is_decoder:
+        return None
+    names = {type(layer).__name__ for layer in layers}
+    if len(names) != 1 or not type(layers[-1]).__module__.startswith("transformers.models."):
+        return None
+    name = names.pop()
+    return layers if name in _LAYER_CLASSES else None
+
+
+_LAYER_CLASSES = {"BertLayer", "RobertaLayer", "XLMRobertaLayer", "CamembertLayer"}
+
+
+def _last_layer_at(layer: torch.nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor,
+                   rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """The last layer's output at one position per row: its query is that one row, keys and values are the
+    whole window, so the layer costs one token's attention and feed-forward instead of a window's."""
+    att = layer.attention.self
+    heads, size = att.num_attention_heads, att.attention_head_size
+    b, n, _ = hidden.shape
+    x = hidden[rows, positions]
+    q = att.query(x).view(b, heads, 1, size)
+    k = att.key(hidden).view(b, n, heads, size).transpose(1, 2)
+    v = att.value(hidden).view(b, n, heads, size).transpose(1, 2)
+    mask = attention_mask[:, None, None, :].bool()
+    ctx = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask).reshape(b, heads * size)
+    a = layer.attention.output.LayerNorm(layer.attention.output.dense(ctx) + x)
+    return layer.output.LayerNorm(layer.output.dense(layer.intermediate(a)) + a)
+
+
 def masked_log_probs(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                      positions: torch.Tensor) -> torch.Tensor:
     """Log-probabilities over the vocabulary at one position per row, [batch, vocab], in float32. The MLM head
-    runs on those positions only when the model exposes it (`lm_head`: RoBERTa family, `cls`: BERT family)."""
+    runs on those positions only when the model exposes it (`lm_head`: RoBERTa family, `cls`: BERT family);
+    for transformers' own BERT/RoBERTa layers the last layer runs on those positions only as well (in eval
+    mode: it has no dropout to reproduce)."""
     rows = torch.arange(input_ids.shape[0], device=input_ids.device)
     head = getattr(model, "lm_head", None)
     if head is None:
         head = getattr(model, "cls", None)
     if head is None:
         logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[rows, positions]
-    else:
+        return logits.float().log_softmax(-1)
+    layers = _plain_encoder_layers(model) if not model.training else None
+    if layers is None:
         hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        logits = head(hidden[rows, positions])
-    return logits.float().log_softmax(-1)
+        return head(hidden[rows, positions]).float().log_softmax(-1)
+    encoder = model.base_model.encoder
+    encoder.layer = layers[:-1]  # the others as the model runs them (masks, attention implementation)
+    try:
+        hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    finally:
+        encoder.layer = layers
+    return head(_last_layer_at(layers[-1], hidden, attention_mask, rows, positions)).float().log_softmax(-1)
 
 
 def special_frame(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:

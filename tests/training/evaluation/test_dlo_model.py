@@ -47,3 +47,15 @@ def test_glot_eval_pppl_on_a_dlo_model(dlo_dir, segments_dir, tmp_path):
                  str(tmp_path / "p"), "--model", f"dlo={dlo_dir}"]) == 0
     res = json.loads((tmp_path / "p" / "dlo" / "pppl.json").read_text())["pppl"]
     assert res and all(r["texts"] == 2 and math.isfinite(r["log_pppl_per_word"]) for r in res.values())
+
+
+def test_pppl_runs_routed_layers_whole(dlo_dir):
+    """DLO's routed layers are not transformers' own: pppl's one-row last layer must not replace them."""
+    import torch
+
+    from training.evaluation.config import ModelSpec
+    from training.evaluation.models import load
+    from training.evaluation.pppl import _plain_encoder_layers
+
+    model, _ = load(ModelSpec(path=str(dlo_dir)), torch.device("cpu"))
+    assert _plain_encoder_layers(model) is None

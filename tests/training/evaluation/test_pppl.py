@@ -124,3 +124,22 @@ def test_precision_auto_follows_the_device():
     assert resolve_precision("auto", cpu) == ("bfloat16" if native else "float32")
     assert resolve_precision("float32", cpu) == "float32"
     assert resolve_precision("bfloat16", cpu) == "bfloat16"
+
+
+def test_last_layer_shortcut_covers_xlmr_and_matches_the_full_forward(loaded):
+    """The tested model takes the one-row last layer (so test_batched_equals_naive checks it); on random
+    inputs with padding it equals running the whole encoder and reading the masked rows."""
+    from training.evaluation.pppl import _plain_encoder_layers, masked_log_probs
+
+    model, tok = loaded["continued"]
+    assert _plain_encoder_layers(model) is not None
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, len(tok), (6, 20), generator=gen)
+    attention = torch.ones_like(ids)
+    attention[3:, 12:] = 0
+    ids[attention == 0] = tok.pad_token_id
+    positions = torch.tensor([0, 5, 19, 2, 11, 7])
+    with torch.no_grad():
+        fast = masked_log_probs(model, ids, attention, positions)
+        full = model(input_ids=ids, attention_mask=attention).logits[torch.arange(6), positions].log_softmax(-1)
+    torch.testing.assert_close(fast, full, rtol=1e-4, atol=1e-4)
