@@ -35,12 +35,14 @@ def main() -> None:
         run_demo(out, load_config(args.config, DemoConfig), force=args.force)
     figures = json.loads((out / "report.json").read_text())
     timings = json.loads((out / "timings.json").read_text())
+    groups = json.loads((out / "evaluation" / "comparison.json").read_text())["pppl_groups"]
     write_result(
         "demo_udhr",
         {
             **figures,
             "tail_pppl_ratio": figures["tail_pppl_base"] / figures["tail_pppl_continued"],
             "head_pppl_change": figures["head_pppl_continued"] / figures["head_pppl_base"] - 1,
+            "pppl_languages_improved": {g: f"{v['improved']} of {v['base']['languages']}" for g, v in groups.items()},
             "step_seconds": {k: v["seconds"] for k, v in timings["steps"].items()},
             "step_cpu_seconds": {k: v.get("cpu_seconds") for k, v in timings["steps"].items()},
             "step_load_avg": {k: v.get("load_avg") for k, v in timings["steps"].items()},
