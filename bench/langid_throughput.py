@@ -5,7 +5,7 @@ per second per core (goal: Spark >= 0.7x plain per core).
 
 Defaults read the UDHR segment table and model left by bench/langid_udhr.py; the table is replicated
 `--copies` times into the same layout collect writes (one Parquet file per label directory). The Spark pass
-times the stage's work (read Parquet, GlotScript script ID + fastText LID in the pandas UDF, the keep/reject
+times the stage's work (read Parquet, GlotScript script ID + fastText LID in the Arrow UDF, the keep/reject
 policy) into Spark's `noop` sink, after a warm-up pass (Python workers started, model shipped and loaded,
 files listed); `stage_*` also times the full stage (kept + rejected Parquet, stats,
 conservation check). Plain fastText gets the texts already in memory and one `predict(list)` call per 10,000
@@ -18,6 +18,19 @@ Per core is measured two ways, both in this one process run on the same segments
 - `ratio_wall`: segments per wall-second divided by Spark's cores, over plain segments per wall-second: it
   assumes Spark had all its cores to itself, so it reads low when other processes load the machine
   (`load_average_*` records how loaded it was).
+
+`spark_cpu_parts` splits the Spark pass's CPU by where it went (JVM JIT compiler threads, GC threads, task
+threads, the rest of the JVM; the Python workers; this driver process), from /proc per-thread counters.
+`spark_read_only_cpu_seconds_same_rows_2_files` reads the same rows from 2 files instead of one per label:
+the difference is the per-file cost of collect's layout on this small table (a few hundred rows per file).
+`model_loads_per_worker` asks every Python worker how often it loaded the model (1 each: loaded once per
+worker, reused by every later task and pass).
+
+The driver JVM runs with `--java-options` (default `-XX:TieredStopAtLevel=1`, C1 JIT only): profiling showed
+the C2 compiler threads taking 1.7-3 CPU s of every ~10 s pass, on every timed pass after the warm-up too,
+more than the executor threads' own work, which C1-only code did not slow down here. On long jobs the compile
+cost is spread over far more rows and C2's code is faster, so the flag is for short local runs like this one
+(`--java-options ''` measures the JVM default).
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,19 +74,130 @@ def tree_cpu(root: psutil.Process) -> float:
     return total
 
 
+class SampledTreeCpu:
+    """CPU seconds of `root`'s process tree over a `with` block, sampled every `every` s per pid: a Python
+    worker that exits inside the block (and is reaped out of sight, e.g. by the pyspark daemon) keeps the CPU
+    it had at its last sample instead of vanishing from the total."""
+
+    def __init__(self, root: psutil.Process, every: float = 0.2) -> None:
+        self.root, self.every = root, every
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.sampler_cpu = 0.0  # the sampling thread's own CPU (in this driver process), to leave out
+        self._stop = threading.Event()
+
+    def _sample(self, initial: bool = False) -> None:
+        for p in [self.root, *self.root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            cpu = t.user + t.system + t.children_user + t.children_system
+            self.first.setdefault(p.pid, cpu if initial else 0.0)  # a process born inside the block: from 0
+            self.last[p.pid] = cpu
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+        self.sampler_cpu = time.thread_time()
+
+    def __enter__(self) -> SampledTreeCpu:
+        self._sample(initial=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
 def spark_cpu(jvm: psutil.Process) -> float:
     me = psutil.Process().cpu_times()
     return tree_cpu(jvm) + me.user + me.system
 
 
+JVM_THREAD_GROUPS = {
+    "C1 Compiler": "jvm_jit",
+    "C2 Compiler": "jvm_jit",
+    "GC Thread": "jvm_gc",
+    "G1 ": "jvm_gc",
+    "Executor task": "jvm_tasks",
+}
+
+
+def cpu_parts(jvm: psutil.Process) -> dict[str, float]:
+    """CPU seconds so far by where they went: JVM threads grouped by name (/proc/<pid>/task/*/comm), the
+    Python workers under the JVM, this driver process."""
+    parts = dict.fromkeys(["jvm_jit", "jvm_gc", "jvm_tasks", "jvm_other", "python_workers", "driver"], 0.0)
+    tick = os.sysconf("SC_CLK_TCK")
+    task_dir = Path(f"/proc/{jvm.pid}/task")
+    for tid in task_dir.iterdir():
+        try:
+            comm = (tid / "comm").read_text().strip()
+            fields = (tid / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # thread ended while listing
+            continue
+        group = next((g for prefix, g in JVM_THREAD_GROUPS.items() if comm.startswith(prefix)), None)
+        if group:
+            parts[group] += (int(fields[11]) + int(fields[12])) / tick
+    t = jvm.cpu_times()
+    # The rest of the JVM by difference: it also takes the time of threads that ended (the JVM stops idle
+    # compiler threads), so a group can shrink between two readings while the total stays right.
+    parts["jvm_other"] = t.user + t.system - parts["jvm_jit"] - parts["jvm_gc"] - parts["jvm_tasks"]
+    parts["python_workers"] = tree_cpu(jvm) - (t.user + t.system)
+    me = psutil.Process().cpu_times()
+    parts["driver"] = me.user + me.system
+    return parts
+
+
 def best_of(repeats: int, fn: Callable[[], None], cpu: Callable[[], float]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of the fastest of `repeats` runs of `fn`."""
+    """(least wall seconds, least CPU seconds) over `repeats` runs of `fn`, each minimum taken on its own:
+    other work on a shared machine only ever adds to either."""
     runs = []
     for _ in range(repeats):
         c0, t0 = cpu(), time.perf_counter()
         fn()
         runs.append((time.perf_counter() - t0, cpu() - c0))
-    return min(runs)
+    return min(w for w, _ in runs), min(c for _, c in runs)
+
+
+def best_cpu_parts(repeats: int, fn: Callable[[], None], jvm: psutil.Process) -> dict[str, float]:
+    """`cpu_parts` of the run of `fn` with the least CPU in total, plus its wall seconds."""
+    runs = []
+    for _ in range(repeats):
+        p0, t0 = cpu_parts(jvm), time.perf_counter()
+        fn()
+        wall, p1 = time.perf_counter() - t0, cpu_parts(jvm)
+        runs.append({"wall": wall, **{k: p1[k] - p0[k] for k in p0}})
+    best = min(runs, key=lambda r: sum(v for k, v in r.items() if k != "wall"))
+    return {k: round(v, 3) for k, v in best.items()}
+
+
+def python_workers(jvm: psutil.Process) -> list[tuple[int, float]]:
+    """(pid, start time) of the Python processes under the JVM (pyspark daemons and their forked workers)."""
+    return sorted((p.pid, p.create_time()) for p in jvm.children(recursive=True))
+
+
+def model_loads(spark, tasks: int = 64) -> dict[str, int]:
+    """Per Python worker pid, how many times it loaded the model. Asked from an Arrow (SQL) Python task, as
+    the stage's UDF runs in (RDD tasks get workers from another daemon), by many small tasks so that every
+    idle worker answers."""
+    import pyarrow as pa
+
+    from pipeline.langid.model import worker_loads
+
+    def report(batches):
+        for _ in batches:
+            yield pa.RecordBatch.from_pylist([{"pid": os.getpid(), "loads": sum(worker_loads().values())}])
+
+    rows = spark.range(0, tasks, 1, tasks).mapInArrow(report, "pid long, loads long").collect()
+    return {str(pid): loads for pid, loads in sorted({(r.pid, r.loads) for r in rows})}
 
 
 def main() -> int:
@@ -85,10 +210,16 @@ def main() -> int:
     )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workdir", default=f"{WORK}/throughput")
+    ap.add_argument(
+        "--java-options", default="-XX:TieredStopAtLevel=1", help="driver JVM options ('' = JVM defaults)"
+    )
     args = ap.parse_args()
 
     os.environ.setdefault("GLOT_SPARK_MASTER", f"local[{args.cores}]")
-    spark = get_spark("bench-langid-throughput", {"spark.ui.enabled": "false", "spark.driver.memory": "4g"})
+    conf = {"spark.ui.enabled": "false", "spark.driver.memory": "4g"}
+    if args.java_options:
+        conf["spark.driver.extraJavaOptions"] = args.java_options
+    spark = get_spark("bench-langid-throughput", conf)
     cores = spark.sparkContext.defaultParallelism
     jvm = psutil.Process(spark.sparkContext._gateway.proc.pid)  # local mode: driver JVM runs the executors
     table = f"{args.workdir}/segments"
@@ -122,16 +253,29 @@ def main() -> int:
 
     plain_wall, plain_cpu = best_of(args.repeats, plain, time.process_time)
     spark_pass()  # warm-up: JIT, Python workers, model shipped and loaded
+    workers_before = python_workers(jvm)
     spark_wall, spark_cpu_s = best_of(args.repeats, spark_pass, lambda: spark_cpu(jvm))
+    parts = best_cpu_parts(args.repeats, spark_pass, jvm)
+    workers_after = python_workers(jvm)
+    loads = model_loads(spark)
     read_wall, read_cpu = best_of(args.repeats, read_pass, lambda: spark_cpu(jvm))
+    # The same rows in 2 files instead of one per label: how much of the read is a per-file cost.
+    segments.repartition(2).write.mode("overwrite").parquet(f"{args.workdir}/segments-2-files")
+    two_files = spark.read.parquet(f"{args.workdir}/segments-2-files")
+    _, read_2_cpu = best_of(
+        args.repeats, lambda: two_files.write.format("noop").mode("overwrite").save(), lambda: spark_cpu(jvm)
+    )
     plain_wall2, plain_cpu2 = best_of(args.repeats, plain, time.process_time)  # load may have changed
     plain_wall, plain_cpu = min(plain_wall, plain_wall2), min(plain_cpu, plain_cpu2)
 
     from pipeline.jobs.langid import run
 
-    c0, t0 = spark_cpu(jvm), time.perf_counter()
-    stats = run(spark, cfg, table, f"{args.workdir}/langid-out")
-    stage_wall, stage_cpu = time.perf_counter() - t0, spark_cpu(jvm) - c0
+    me0, t0 = psutil.Process().cpu_times(), time.perf_counter()
+    with SampledTreeCpu(jvm) as tree:
+        stats = run(spark, cfg, table, f"{args.workdir}/langid-out")
+    me1 = psutil.Process().cpu_times()
+    stage_wall = time.perf_counter() - t0
+    stage_cpu = tree.seconds + (me1.user + me1.system) - (me0.user + me0.system) - tree.sampler_cpu
     assert stats["rows_in"] == n
 
     plain_rate = n / plain_wall
@@ -149,8 +293,14 @@ def main() -> int:
         "spark_cpu_seconds": round(spark_cpu_s, 3),
         "spark_segments_per_s_per_core": round(n / spark_wall / cores, 1),
         "spark_segments_per_cpu_s": round(n / spark_cpu_s, 1),
+        "spark_cpu_parts": parts,
+        "python_workers_restarted": workers_before != workers_after,
+        "model_loads_per_worker": loads,
+        "driver_java_options": args.java_options,
         "spark_read_only_seconds": round(read_wall, 3),
         "spark_read_only_cpu_seconds": round(read_cpu, 3),
+        "spark_read_only_files": len(list(Path(table).glob("label=*/*.parquet"))),
+        "spark_read_only_cpu_seconds_same_rows_2_files": round(read_2_cpu, 3),
         "stage_seconds": round(stage_wall, 3),
         "stage_cpu_seconds": round(stage_cpu, 3),
         "stage_ratio": round(plain_cpu / stage_cpu, 3),

@@ -29,6 +29,7 @@ FASTTEXT_VERSION = 12
 fasttext.FastText.eprint = lambda *args, **kwargs: None
 
 _WORKER_MODELS: dict[str, fasttext.FastText._FastText] = {}
+_WORKER_LOADS: dict[str, int] = {}  # model loads in this process (benchmarks check it stays one per worker)
 _LINK_DIRS: list[str] = []
 
 
@@ -139,7 +140,13 @@ def worker_model(ship_name: str) -> fasttext.FastText._FastText:
     if model is None:
         model = load_fasttext(SparkFiles.get(ship_name))
         _WORKER_MODELS[ship_name] = model
+        _WORKER_LOADS[ship_name] = _WORKER_LOADS.get(ship_name, 0) + 1
     return model
+
+
+def worker_loads() -> dict[str, int]:
+    """How many times this Python process loaded each shipped model (1 per worker when reuse works)."""
+    return dict(_WORKER_LOADS)
 
 
 def predict(

@@ -1,15 +1,19 @@
 """Score columns for a segment DataFrame: main script + share (GlotScript) and LID label + score (fastText),
-computed together in one pandas UDF so each Arrow batch crosses the JVM/Python boundary once."""
+computed together in one Arrow UDF so each Arrow batch crosses the JVM/Python boundary once.
+
+An Arrow UDF (`arrow_udf`, pyarrow arrays in and out), not a pandas UDF: the texts go straight from Arrow to
+the list fastText takes, and the four results go back as one StructArray, with no pandas frame either way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
+from pyspark.sql.functions import arrow_udf
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
 from pipeline.langid.labels import script_of
@@ -36,7 +40,7 @@ class _Chooser:
     fits: np.ndarray  # (labels, scripts + 1): the label's script can be the text's main script (last: none)
 
 
-# Spark 4 hands a pandas UDF the Parquet reader's own column batches when the plan carries a partition column
+# Spark 4 hands an Arrow/pandas UDF the Parquet reader's own column batches when the plan carries a partition column
 # (collect's `label`): one Arrow batch per file, a few hundred rows each in a label-partitioned table, so the
 # per-batch cost (IPC, pandas conversion, one fastText call) dominated. Row input batches up to
 # spark.sql.execution.arrow.maxRecordsPerBatch rows across files.
@@ -77,13 +81,19 @@ def choose_labels(
     return chooser.labels[ids[rows, pick]], probs[rows, pick]
 
 
-def score_batch(texts: list[str], ship_name: str, labels: dict[str, str], top_k: int = 1) -> pd.DataFrame:
+def score_batch(texts: list[str], ship_name: str, labels: dict[str, str], top_k: int = 1) -> pa.StructArray:
     """The four score columns for one batch of texts (runs on executors). top_k > 1: script-aware decoding."""
     main, share = detect_scripts(texts)
     raw, probs = predict(worker_model(ship_name), texts, top_k)
     lid_label, lid_score = choose_labels(raw, probs, main, chooser_for(ship_name, labels))
-    return pd.DataFrame(
-        {"main_script": main, "script_share": share, "lid_label": lid_label, "lid_score": lid_score}
+    return pa.StructArray.from_arrays(
+        [
+            pa.array(main, pa.string()),
+            pa.array(share, pa.float64()),
+            pa.array(lid_label, pa.string()),
+            pa.array(lid_score, pa.float64()),
+        ],
+        names=SCORE_COLUMNS,
     )
 
 
@@ -97,9 +107,9 @@ def add_scores(df: DataFrame, spec: ModelSpec, top_k: int = 1, text_col: str = "
             spark.conf.set(key, value)
     ship_name, labels = spec.ship_name, spec.labels
 
-    @pandas_udf(SCORE_TYPE)
-    def _score(text: pd.Series) -> pd.DataFrame:
-        return score_batch(text.fillna("").tolist(), ship_name, labels, top_k)
+    @arrow_udf(SCORE_TYPE)
+    def _score(text: pa.Array) -> pa.Array:
+        return score_batch(pc.fill_null(text, "").to_pylist(), ship_name, labels, top_k)
 
     return df.withColumn("_lid", _score(F.col(text_col))).select(
         *[c for c in df.columns if c not in SCORE_COLUMNS],
