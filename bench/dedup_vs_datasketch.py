@@ -10,17 +10,32 @@ start-up (`ratio_cold`); the second is the throughput of a running cluster (`rat
 seconds of the whole process tree (driver, JVM, Python workers) are recorded too: on a shared machine they vary
 less with the load than wall time does (`ratio_cpu` = datasketch CPU seconds / Spark CPU seconds).
 
+Each Spark setting runs in its own process (JVM options only apply to a fresh JVM): the default JVM, and the
+JVM with JIT compilation stopped at C1 (`-XX:TieredStopAtLevel=1`, `tuned_jvm`): at these sizes the C2 compiler
+threads compiling Spark's generated code are the largest single CPU item. Where the Spark CPU goes is recorded per
+job (Spark's REST status API: task seconds and task CPU seconds) and per JVM thread group (JIT compilers,
+executor task threads, GC, the rest) plus the Python workers, for the warm run.
+
     GLOT_SPARK_MASTER=local[2] .venv/bin/python -m bench.dedup_vs_datasketch
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import re
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.request
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
+import psutil
 from datasketch import MinHash, MinHashLSH
 
 from bench.common import write_result
@@ -105,85 +120,205 @@ def run_datasketch(docs: list[Doc], cfg, bands: int, rows: int) -> tuple[dict[st
     return clusters, time.perf_counter() - started, tree_cpu_seconds() - cpu
 
 
-def run_spark(df, near, key_of: dict[int, str], docs: list[Doc]) -> tuple[dict[str, str], float, float, dict]:
-    """(clusters, wall seconds, CPU seconds, stage counts) of one near_duplicates run."""
+TUNED_JVM = "-XX:TieredStopAtLevel=1"
+_THREAD_GROUPS = (("jit_compiler", r"^C[12] CompilerThre"), ("executor_tasks", r"^Executor task"),
+                  ("gc", r"^(GC Thread|G1 )"))
+
+
+def jvm_thread_cpu() -> Counter:
+    """CPU seconds of the Spark JVM: `total` (the process, ended threads included) and its live threads by group
+    (thread names from /proc/<pid>/task/*/stat); the rest of `total` is `driver_and_other`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: Counter = Counter()
+    for proc in psutil.Process().children(recursive=True):
+        if proc.name() != "java":
+            continue
+        times = proc.cpu_times()
+        out["total"] += times.user + times.system
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            try:
+                with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            group = next((g for g, pattern in _THREAD_GROUPS if re.match(pattern, name)), None)
+            if group:
+                out[group] += (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _api(spark, path: str) -> list[dict]:
+    sc = spark.sparkContext
+    with urllib.request.urlopen(f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/{path}") as r:
+        return json.load(r)
+
+
+def spark_jobs(spark, after: set[int]) -> list[dict]:
+    """Wall, task and task-CPU seconds of each Spark job not in `after` (Spark's REST status API)."""
+    def when(x: str) -> datetime:
+        return datetime.strptime(x, "%Y-%m-%dT%H:%M:%S.%f%Z")
+
+    stages = {st["stageId"]: st for st in _api(spark, "stages")}
+    out = []
+    for job in sorted(_api(spark, "jobs"), key=lambda j: j["jobId"]):
+        if job["jobId"] in after:
+            continue
+        mine = [stages[i] for i in job["stageIds"] if i in stages and stages[i]["status"] == "COMPLETE"]
+        out.append({
+            "job": job["jobId"], "name": job["name"].split(" at ")[0] + " @" + job["name"].rsplit("/", 1)[-1],
+            "wall_s": round((when(job["completionTime"]) - when(job["submissionTime"])).total_seconds(), 2),
+            "task_s": round(sum(st["executorRunTime"] for st in mine) / 1e3, 2),
+            "task_cpu_s": round(sum(st["executorCpuTime"] for st in mine) / 1e9, 2),
+            "tasks": sum(st["numTasks"] for st in mine),
+        })
+    return out
+
+
+def run_spark(spark, df, near, key_of: dict[int, str]) -> tuple[dict[str, str], dict]:
+    """(clusters of the rows in some cluster, figures) of one near_duplicates run."""
+    jobs = {j["jobId"] for j in _api(spark, "jobs")}
+    threads = jvm_thread_cpu()
     started, cpu = time.perf_counter(), tree_cpu_seconds()
     res = near_duplicates(df.select("id", "label", "script", "text"), near)
     roots = res.roots.collect()
     seconds, cpu = time.perf_counter() - started, tree_cpu_seconds() - cpu
-    clusters = {d.key: d.key for d in docs}
-    clusters.update({key_of[r["id"]]: key_of[r["root"]] for r in roots})
-    counts = {k: getattr(res, k) for k in ("same_set", "buckets", "candidate_pairs", "edges", "components_mode")}
-    return clusters, seconds, cpu, counts
+    after = jvm_thread_cpu()
+    threads = Counter({k: after[k] - threads[k] for k in after})
+    time.sleep(1)  # the status store takes the last job's end event asynchronously
+    clusters = {key_of[r["id"]]: key_of[r["root"]] for r in roots}
+    figures = {
+        "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+        "cpu_by_part": {**{k: round(threads[k], 2) for k, _ in _THREAD_GROUPS},
+                        "jvm_driver_and_other": round(threads["total"] - sum(threads[k] for k, _ in _THREAD_GROUPS), 2),
+                        "python": round(cpu - threads["total"], 2)},
+        "jobs": spark_jobs(spark, jobs),
+        "counts": {k: getattr(res, k) for k in ("same_set", "buckets", "candidate_pairs", "edges", "components_mode")},
+    }
+    return clusters, figures
+
+
+def spark_side(args: argparse.Namespace) -> dict:
+    """Both Spark runs (cold, warm) in this process; clusters and figures."""
+    os.environ.setdefault("GLOT_SPARK_MASTER", "local[2]")
+    near = DedupConfig().near
+    docs = load_docs(args, near)
+    conf = {"spark.ui.showConsoleProgress": "false"}
+    if args.jvm_options:
+        conf["spark.driver.extraJavaOptions"] = args.jvm_options
+    spark = get_spark("bench-dedup-vs-datasketch", conf)
+    cores = spark.sparkContext.defaultParallelism
+    df = segments_frame(spark, docs).repartition(cores * 2).cache()
+    df.count()
+    key_of = {r["id"]: r["doc_id"] for r in df.select("id", "doc_id").collect()}
+    out: dict = {"cores": cores, "jvm_options": args.jvm_options, "load_average_1min": {}}
+    for run in ("cold", "warm"):
+        out["load_average_1min"][run] = round(os.getloadavg()[0], 2)
+        clusters, out[run] = run_spark(spark, df, near, key_of)
+        print(f"spark {run} ({args.jvm_options or 'default JVM'}): {len(docs)} documents in {out[run]['seconds']}s "
+              f"({out[run]['cpu_seconds']} CPU s) on {cores} cores", file=sys.stderr, flush=True)
+        if run == "cold":
+            cold = clusters
+        elif clusters != cold:
+            raise RuntimeError("the two Spark runs disagree")
+    spark.stop()
+    out["clusters"] = clusters
+    return out
+
+
+def spark_process(args: argparse.Namespace, jvm_options: str) -> dict:
+    """spark_side in a fresh Python process (and so a fresh JVM)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        cmd = [sys.executable, "-m", "bench.dedup_vs_datasketch", "--spark-only", f.name, f"--jvm-options={jvm_options}",
+               "--copies", str(args.copies), "--max-docs", str(args.max_docs)]
+        subprocess.run(cmd, check=True, cwd=REPO)
+        return json.loads(Path(f.name).read_text())
+
+
+def load_docs(args: argparse.Namespace, near) -> list[Doc]:
+    docs = corpus(REPO / "data" / "udhr", args.copies, set(near.no_space_scripts), seed=0)
+    return docs[: args.max_docs] if args.max_docs else docs
+
+
+def rates(n_docs: int, side: dict, ds_s: float, ds_cpu: float) -> dict:
+    cores = side["cores"]
+    return {
+        "ratio": round(n_docs / side["warm"]["seconds"] / cores / (n_docs / ds_s), 3),
+        "ratio_cold": round(n_docs / side["cold"]["seconds"] / cores / (n_docs / ds_s), 3),
+        "ratio_cpu": round(ds_cpu / side["warm"]["cpu_seconds"], 3),
+        "ratio_cpu_cold": round(ds_cpu / side["cold"]["cpu_seconds"], 3),
+        "docs_per_sec_per_core": round(n_docs / side["warm"]["seconds"] / cores, 1),
+        "spark_seconds": side["warm"]["seconds"],
+        "spark_seconds_cold": side["cold"]["seconds"],
+        "spark_cpu_seconds": side["warm"]["cpu_seconds"],
+        "spark_cpu_seconds_cold": side["cold"]["cpu_seconds"],
+        "spark_cpu_by_part": side["warm"]["cpu_by_part"],
+        "spark_cpu_by_part_cold": side["cold"]["cpu_by_part"],
+        "spark_jobs": side["warm"]["jobs"],
+        "load_average_1min": side["load_average_1min"],
+        "jvm_options": side["jvm_options"],
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--copies", type=int, default=2, help="edited copies per sampled paragraph")
     ap.add_argument("--max-docs", type=int, default=0, help="use only the first N documents (0: all)")
+    ap.add_argument("--spark-only", metavar="JSON", help="(internal) run the Spark side only, write it here")
+    ap.add_argument("--jvm-options", default="", help="(internal) spark.driver.extraJavaOptions of that run")
     args = ap.parse_args()
-    os.environ.setdefault("GLOT_SPARK_MASTER", "local[2]")
+    if args.spark_only:
+        Path(args.spark_only).write_text(json.dumps(spark_side(args)))
+        return
     near = DedupConfig().near
     bands, rows = lsh_shape(near)
-    docs = corpus(REPO / "data" / "udhr", args.copies, set(near.no_space_scripts), seed=0)
-    if args.max_docs:
-        docs = docs[: args.max_docs]
+    docs = load_docs(args, near)
     truth = true_clusters(docs, near.threshold, near.no_space_scripts, near.word_ngram, near.char_ngram)
-
-    spark = get_spark("bench-dedup-vs-datasketch", {"spark.ui.enabled": "false"})
-    cores = spark.sparkContext.defaultParallelism
-    df = segments_frame(spark, docs).repartition(cores * 2).cache()
-    df.count()
-    key_of = {r["id"]: r["doc_id"] for r in df.select("id", "doc_id").collect()}
-    load = {"spark_cold": os.getloadavg()[0]}
-    cold_clusters, cold_s, cold_cpu, _ = run_spark(df, near, key_of, docs)
-    print(f"spark (cold): {len(docs)} documents in {cold_s:.1f}s ({cold_cpu:.1f} CPU s) on {cores} cores", flush=True)
-    load["spark"] = os.getloadavg()[0]
-    spark_clusters, spark_s, spark_cpu, counts = run_spark(df, near, key_of, docs)
-    print(f"spark: {len(docs)} documents in {spark_s:.1f}s ({spark_cpu:.1f} CPU s) on {cores} cores", flush=True)
-    if spark_clusters != cold_clusters:
-        raise RuntimeError("the two Spark runs disagree")
-    spark.stop()
-
-    load["datasketch"] = os.getloadavg()[0]
+    sides = {"default": spark_process(args, ""), "tuned_jvm": spark_process(args, TUNED_JVM)}
+    for side in sides.values():
+        side["clusters"] = {d.key: side["clusters"].get(d.key, d.key) for d in docs}
+    if sides["default"]["clusters"] != sides["tuned_jvm"]["clusters"]:
+        raise RuntimeError("the Spark runs with different JVM options disagree")
+    load = {"datasketch": os.getloadavg()[0]}
     ds_clusters, ds_s, ds_cpu = run_datasketch(docs, near, bands, rows)
     print(f"datasketch: {len(docs)} documents in {ds_s:.1f}s ({ds_cpu:.1f} CPU s)", flush=True)
     load["end"] = os.getloadavg()[0]
-    ours, theirs = pairwise_scores(spark_clusters, truth), pairwise_scores(ds_clusters, truth)
-    spark_rate = len(docs) / spark_s / cores
-    ds_rate = len(docs) / ds_s
+    ours, theirs = pairwise_scores(sides["default"]["clusters"], truth), pairwise_scores(ds_clusters, truth)
+    default, tuned = (rates(len(docs), sides[k], ds_s, ds_cpu) for k in ("default", "tuned_jvm"))
     figures = {
         "recall": round(ours["recall"], 4),
         "recall_datasketch": round(theirs["recall"], 4),
         "precision": round(ours["precision"], 4),
         "precision_datasketch": round(theirs["precision"], 4),
-        "docs_per_sec_per_core": round(spark_rate, 1),
-        "docs_per_sec_per_core_datasketch": round(ds_rate, 1),
-        "ratio": round(spark_rate / ds_rate, 3),
-        "ratio_cold": round(len(docs) / cold_s / cores / ds_rate, 3),
-        "ratio_cpu": round(ds_cpu / spark_cpu, 3),
+        **{k: v for k, v in default.items() if k not in ("spark_jobs", "load_average_1min")},
+        "docs_per_sec_per_core_datasketch": round(len(docs) / ds_s, 1),
         "documents": len(docs),
         "true_pairs": ours["true_pairs"],
-        "spark_seconds": round(spark_s, 2),
-        "spark_seconds_cold": round(cold_s, 2),
-        "spark_cpu_seconds": round(spark_cpu, 2),
-        "spark_cpu_seconds_cold": round(cold_cpu, 2),
-        "spark_cores": cores,
-        "spark_counts": counts,
+        "spark_cores": sides["default"]["cores"],
+        "spark_counts": sides["default"]["warm"]["counts"],
         "datasketch_seconds": round(ds_s, 2),
         "datasketch_cpu_seconds": round(ds_cpu, 2),
-        "load_average_1min": {k: round(v, 2) for k, v in load.items()},
+        "load_average_1min": {**{f"spark_{k}": v for k, v in default["load_average_1min"].items()},
+                              **{f"tuned_jvm_{k}": v for k, v in tuned["load_average_1min"].items()},
+                              **{k: round(v, 2) for k, v in load.items()}},
+        "spark_jobs": default["spark_jobs"],
+        "tuned_jvm": {k: v for k, v in tuned.items() if k != "load_average_1min"},
         "threshold": near.threshold,
         "num_perm": near.num_perm,
         "bands": bands,
         "rows": rows,
-        "note": "ratio = Spark docs/s/core (second run on the full data, cores = local executor cores) over "
-                "datasketch docs/s (one core, MinHash.bulk); ratio_cold = the same for Spark's first run; "
-                "ratio_cpu = datasketch CPU s / Spark CPU s (whole process trees). Both sides include shingling. "
-                "The machine is shared: load_average_1min is the 1-minute load before each run and at the end.",
+        "note": "ratio = Spark docs/s/core (warm run on the full data, cores = local executor cores, the default "
+                "JVM) over datasketch docs/s (one core, MinHash.bulk); ratio_cold = the same for Spark's first "
+                "run; ratio_cpu = datasketch CPU s / Spark CPU s (whole process trees). tuned_jvm: the same "
+                f"with spark.driver.extraJavaOptions={TUNED_JVM} (no C2 JIT). spark_cpu_by_part: CPU s of the "
+                "JVM's thread groups and the Python side (driver + workers); spark_jobs: the warm run's Spark "
+                "jobs (task_s / task_cpu_s: executor task time and its CPU, Python time excluded). Both sides "
+                "include shingling. The machine is shared: load_average_1min is the 1-minute load before each "
+                "run and at the end.",
     }
     write_result("dedup_vs_datasketch", figures)
-    print(figures)
+    print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

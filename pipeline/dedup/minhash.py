@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from xxhash import xxh64_intdigest
@@ -98,9 +99,9 @@ def set_keys(hashes: list[np.ndarray]) -> np.ndarray:
 def bucket_keys(keys: np.ndarray, sets: np.ndarray, labels: list[str]) -> np.ndarray:
     """(docs x bands+1) int64 LSH bucket keys: each band key and, last, the set key, folded with the label's hash
     so that buckets never mix labels (a (label, band, key) group is one 64-bit key)."""
-    uniques, codes = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+    codes, uniques = pd.factorize(pd.Series(labels, dtype=object))  # hashing, not sorting, the strings
     lab = np.fromiter((xxh64_intdigest(str(u).encode("utf-8"), SPARK_XXHASH_SEED) for u in uniques), np.uint64,
-                      len(uniques))[codes.reshape(-1)]
+                      len(uniques))[codes]
     with np.errstate(over="ignore"):
         out = np.empty((len(keys), keys.shape[1] + 1), dtype=np.uint64)
         out[:, :-1] = _mix(keys.view(np.uint64) ^ lab[:, None])

@@ -68,7 +68,7 @@ def verify(pairs: DataFrame, hashed: DataFrame, threshold: float) -> DataFrame:
     hu = hashed.select(F.col("id").alias("u"), F.col("label").alias("lu"), F.col("h").alias("hu"))
     hv = hashed.select(F.col("id").alias("v"), F.col("label").alias("lv"), F.col("h").alias("hv"))
     inter = F.size(F.array_intersect("hu", "hv"))
-    union = F.size(F.array_union("hu", "hv"))
+    union = F.size("hu") + F.size("hv") - inter  # the arrays are sets (distinct hashes)
     same_label = F.col("lu") == F.col("lv")
     return pairs.join(hu, "u").join(hv, "v").where(same_label & (inter >= F.lit(threshold) * union)).select("u", "v")
 
@@ -97,7 +97,7 @@ def near_duplicates(df: DataFrame, cfg: NearDupConfig) -> NearDupResult:
             F.count("*").alias("n"), F.sum(F.when(counted, F.col("u"))).alias("u"),
             F.sum(F.when(counted, F.col("v"))).alias("v")).collect()}
         n = {k: int(stats[k]["n"]) if k in stats else 0 for k in (CANDIDATE, SAME)}
-        graph = edges.where(F.col("kind") != STATS).where(F.col("kind") != _CANDIDATES).select("u", "v")
+        graph = edges.where(F.col("kind") <= SAME).select("u", "v")  # CANDIDATE (verified) and SAME edges
         comp, iterations, mode = components(
             df.sparkSession, graph, n[CANDIDATE] + n[SAME], cfg.local_components_max_edges, cfg.max_iterations
         )

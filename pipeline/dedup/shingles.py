@@ -1,7 +1,7 @@
 """Text normalisation and shingling for deduplication.
 
 Normalised text is lower-cased with punctuation, symbols, digits and whitespace removed (exact dedup, a Spark
-SQL expression) or turned into single spaces (word shingles, in Python inside the MinHash pandas UDF; the
+SQL expression) or turned into single spaces (word shingles, in Python inside the MinHash mapInArrow; the
 benchmarks' references use the same function). Scripts without spaces are shingled by characters. Shingles are
 hashed with xxhash64 (seed 42, as Spark's xxhash64)."""
 
