@@ -88,8 +88,10 @@ def _verdict(h: dict[str, Any]) -> list[str]:
                      f"({(head - 1) * 100:+.1f}%; goal: not worse than +10%: {'met' if head <= 1.10 else 'missed'}).")
     if h["tail_top10_base"] is not None and h["tail_top10_continued"] is not None:
         up = h["tail_top10_continued"] > h["tail_top10_base"]
+        chance = h.get("full", {}).get("tail_top10_chance")
+        floor = f"; random ranking scores {chance:.1f}" if chance is not None else ""
         lines.append(f"- Tail retrieval top-10 accuracy: {h['tail_top10_base']:.3f} → {h['tail_top10_continued']:.3f} "
-                     f"(goal: up: {'met' if up else 'missed'}).")
+                     f"(goal: up: {'met' if up else 'missed'}{floor}).")
     return lines
 
 
@@ -125,6 +127,7 @@ def write_demo_report(out: Path) -> dict[str, Any]:
         "evaluation": _copy_pngs(out / "evaluation", assets, "eval"),
     }
     report = {k: headline[k] for k in KEYS}
+    report["tail_top10_chance"] = headline["full"].get("tail_top10_chance")  # what random ranking scores
     report["evaluation_source"] = f"evaluation/{headline['source']}"
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
 

@@ -65,7 +65,8 @@ def _pppl_stats(logs: list[float]) -> dict:
 
 
 def _acc_stats(rows: list[dict]) -> dict:
-    keys = sorted({k for r in rows for k in r if k.startswith("top")}, key=lambda k: int(k[3:]))
+    keys = sorted({k for r in rows for k in r if k.startswith(("top", "chance_top"))},
+                  key=lambda k: (k.startswith("chance"), int(k.rsplit("top", 1)[1])))
     return {"languages": len(rows), **{k: statistics.fmean(r[k] for r in rows) if rows else None for k in keys}}
 
 
@@ -111,6 +112,7 @@ def compare(base_results: dict, continued_results: dict, head_labels: list[str],
         grp = out["retrieval_groups"].get(primary, {}).get(g, {})
         out[f"{g}_top10_base"] = grp.get("base", {}).get("top10")
         out[f"{g}_top10_continued"] = grp.get("continued", {}).get("top10")
+        out[f"{g}_top10_chance"] = grp.get("base", {}).get("chance_top10")
     for lb in sorted(set(bp) | set(cp) | {x for ds in datasets for x in b_ret[ds]}):
         row: dict = {"group": _group(lb, heads)}
         for name, res, ret in (("base", bp, b_ret), ("continued", cp, c_ret)):
@@ -167,7 +169,8 @@ def verdict(c: dict) -> str:
     if g["tail_top10_change"] is not None:
         parts.append(f"tail top-10 retrieval ({c['retrieval_dataset']}) {_fmt(c['tail_top10_base'], 1)}% → "
                      f"{_fmt(c['tail_top10_continued'], 1)}% ({g['tail_top10_change']:+.1f} points; goal: up: "
-                     f"{'met' if g['tail_top10_met'] else 'NOT met'})")
+                     f"{'met' if g['tail_top10_met'] else 'NOT met'}; random ranking: "
+                     f"{_fmt(c.get('tail_top10_chance'), 1)}%)")
     return "; ".join(parts) + "." if parts else "Nothing to compare: no label was evaluated for both models."
 
 
@@ -192,7 +195,8 @@ def write_comparison(c: dict, out_dir: str | Path, title: str = "Evaluation: bas
                      f"{_fmt(c[f'{g}_pppl_continued'])} | {p['improved']} | {_fmt(c[f'{g}_top10_base'], 1)} | "
                      f"{_fmt(c[f'{g}_top10_continued'], 1)} |")
     lines += ["", "Group pppl: geometric mean over languages of per-word pppl; top-10: mean accuracy (%) on "
-              f"{c['retrieval_dataset'] or 'no retrieval data'}.", ""]
+              f"{c['retrieval_dataset'] or 'no retrieval data'} (random ranking would score "
+              f"{_fmt(c.get('head_top10_chance'), 1)}% head, {_fmt(c.get('tail_top10_chance'), 1)}% tail).", ""]
     lines += [f"![{f.stem}]({f.name})" for f in figs]
     datasets = sorted(c["retrieval_groups"])
     lines += ["", "## Per language", "",

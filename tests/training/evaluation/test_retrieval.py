@@ -126,3 +126,13 @@ def test_tatoeba_reader(tmp_path):
         read_tatoeba(d)
     with pytest.raises(UserError, match="no tatoeba"):
         read_tatoeba(tmp_path)
+
+
+def test_chance_level_is_what_random_embeddings_score_on_average():
+    """chance_top{k} = k / targets: random embeddings average to it (so a report can tell noise from signal)."""
+    rng = np.random.default_rng(0)
+    runs = [retrieval_accuracy(rng.normal(size=(20, 8)), rng.normal(size=(20, 8)), ks=(1, 10)) for _ in range(300)]
+    assert runs[0]["chance_top10"] == 50.0 and runs[0]["chance_top1"] == 5.0
+    assert abs(np.mean([r["top10"] for r in runs]) - 50.0) < 2.0
+    assert abs(np.mean([r["top1"] for r in runs]) - 5.0) < 1.0
+    assert retrieval_accuracy(np.eye(4), np.eye(4), ks=(10,))["chance_top10"] == 100.0  # fewer targets than k
