@@ -86,3 +86,14 @@ def test_plan_points_the_continued_runs_replay_at_the_demo_head_list(tmp_path):
     assert cont.data.replay is not None and cont.data.replay.labels_file == str(heads)
     base = load_train_config(tmp_path / "out" / "configs" / "train_base.yaml")
     assert base.data.replay is None
+
+
+def test_verdict_calls_retrieval_at_random_ranking_noise():
+    from pipeline.demo_report import _verdict
+
+    base = {"tail_pppl_base": 100.0, "tail_pppl_continued": 10.0, "head_pppl_base": 5.0, "head_pppl_continued": 5.0}
+    near = _verdict({**base, "tail_top10_base": 50.4, "tail_top10_continued": 49.8,
+                     "full": {"tail_top10_chance": 49.3}})
+    assert "missed; random ranking scores 49.3" in near[2] and "noise" in near[3]
+    far = _verdict({**base, "tail_top10_base": 51.0, "tail_top10_continued": 70.0, "full": {"tail_top10_chance": 49.3}})
+    assert "met" in far[2] and len(far) == 3
