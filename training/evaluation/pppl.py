@@ -49,6 +49,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bfloat16" if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
 
 
+_LAYER_CLASSES = {"BertLayer", "RobertaLayer", "XLMRobertaLayer", "CamembertLayer"}
+
+
 def _plain_encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList | None:
     """The encoder's layers when they are transformers' own BERT/RoBERTa-family layers with absolute positions
     (the layout `_last_layer_at` computes by hand), else None. Subclasses (DLO's routed layers) are not."""
@@ -58,13 +61,8 @@ def _plain_encoder_layers(model: PreTrainedModel) -> torch.nn.ModuleList | None:
     if getattr(model.config, "position_embedding_type", "absolute") != "absolute" or model.config.is_decoder:
         return None
     names = {type(layer).__name__ for layer in layers}
-    if len(names) != 1 or not type(layers[-1]).__module__.startswith("transformers.models."):
-        return None
-    name = names.pop()
-    return layers if name in _LAYER_CLASSES else None
-
-
-_LAYER_CLASSES = {"BertLayer", "RobertaLayer", "XLMRobertaLayer", "CamembertLayer"}
+    own = type(layers[-1]).__module__.startswith("transformers.models.")
+    return layers if own and len(names) == 1 and names <= _LAYER_CLASSES else None
 
 
 def _last_layer_at(layer: torch.nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor,
