@@ -23,13 +23,13 @@ from pipeline.langid.labels import PREFIX, UNDETERMINED
 from pipeline.langid.model import ModelSpec, inspect_model
 from pipeline.langid.report import evaluation_report
 from pipeline.langid.scoring import add_scores
+from pipeline.readers.udhr import PLACEHOLDER_PATTERN
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.bin"
 REPORT_FILE = "report.json"
-# A whole segment in square brackets: an editor's note such as UDHR's `[missing]`, `[Missing 15.2]`, `[?]`.
-PLACEHOLDER_RE = r"^\s*\[[^\]]*\]\s*$"
+PLACEHOLDER_RE = PLACEHOLDER_PATTERN  # the UDHR reader's definition, as a Spark (Java) regex
 
 
 def drop_placeholders(df: DataFrame) -> DataFrame:

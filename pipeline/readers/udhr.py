@@ -17,7 +17,10 @@ from pipeline.readers.base import RawRecord, decode_strict, doc_stem
 NS = "{http://www.unhchr.ch/udhr}"
 TEXT_ELEMENTS = ("title", "para", "listitem")
 PLACEHOLDER = "placeholder"
-PLACEHOLDER_RE = re.compile(r"^\s*\[[^\]]*\]\s*$")  # as langid.train.drop_placeholders
+# A whole segment in square brackets: an editor's note such as `[missing]`, `[Missing 15.2]`, `[?]` (Python and
+# Java regex alike: langid's drop_placeholders uses it in Spark).
+PLACEHOLDER_PATTERN = r"^\s*\[[^\]]*\]\s*$"
+PLACEHOLDER_RE = re.compile(PLACEHOLDER_PATTERN)
 
 
 def _label(root: ET.Element) -> str | None:
