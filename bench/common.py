@@ -6,12 +6,53 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 RESULTS = Path(__file__).resolve().parent / "results"
+
+# JVM threads by what they do (names as /proc shows them, cut to 15 characters: "C2 CompilerThre").
+JVM_THREAD_GROUPS = (("jit", r"^C[12] Compiler"), ("tasks", r"^Executor task"), ("gc", r"^(GC Thread|G1 )"))
+
+
+def tree_cpu(root: psutil.Process) -> float:
+    """CPU seconds (user + system) of `root` and every process under it, including exited children that
+    were reaped (their time moves to the parent's children_* counters)."""
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def jvm_thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of one JVM's live threads by JVM_THREAD_GROUPS (threads in no group are left out), plus
+    `total`: the whole process, threads that ended included (the JVM stops idle compiler threads, so a group can
+    shrink between two readings while the total stays right)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys([g for g, _ in JVM_THREAD_GROUPS], 0.0)
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:  # thread ended while listing
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        group = next((g for g, pattern in JVM_THREAD_GROUPS if re.match(pattern, name)), None)
+        if group:
+            out[group] += (int(fields[11]) + int(fields[12])) / tick
+    t = psutil.Process(pid).cpu_times()
+    out["total"] = t.user + t.system
+    return out
 
 
 def machine() -> dict[str, Any]:

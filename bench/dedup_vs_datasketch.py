@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 import psutil
 from datasketch import MinHash, MinHashLSH
 
-from bench.common import write_result
+from bench.common import jvm_thread_cpu, tree_cpu, write_result
 from pipeline.dedup.config import DedupConfig
 from pipeline.dedup.evalset import (
     Doc,
@@ -77,33 +76,10 @@ def corpus(udhr: Path, copies: int, no_space: set[str], seed: int) -> list[Doc]:
     return unique_keys(docs)
 
 
-def tree_cpu_seconds() -> float:
-    """User + system CPU seconds of this process and all its descendants (alive, or ended and reaped)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        children.setdefault(int(fields[1]), []).append(int(name))
-        cpu[int(name)] = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-    total, stack = 0, [os.getpid()]
-    while stack:
-        pid = stack.pop()
-        total += cpu.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total / tick
-
-
 def run_datasketch(docs: list[Doc], cfg, bands: int, rows: int) -> tuple[dict[str, str], float, float]:
     """(clusters, wall seconds, CPU seconds)."""
     ns = set(cfg.no_space_scripts)
-    started, cpu = time.perf_counter(), tree_cpu_seconds()
+    started, cpu = time.perf_counter(), tree_cpu(psutil.Process())
     lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, params=(bands, rows))
     shingles = ([s.encode("utf-8") for s in py_shingles(d.text, d.script in ns, cfg.word_ngram, cfg.char_ngram)]
                 for d in docs)
@@ -117,35 +93,21 @@ def run_datasketch(docs: list[Doc], cfg, bands: int, rows: int) -> tuple[dict[st
         pairs += [(key.split("\t", 1)[1], o.split("\t", 1)[1]) for o in lsh.query(m)
                   if o != key and o.split("\t", 1)[0] == label]
     clusters = clusters_from_pairs((d.key for d in docs), pairs)
-    return clusters, time.perf_counter() - started, tree_cpu_seconds() - cpu
+    return clusters, time.perf_counter() - started, tree_cpu(psutil.Process()) - cpu
 
 
 TUNED_JVM = "-XX:TieredStopAtLevel=1"
-_THREAD_GROUPS = (("jit_compiler", r"^C[12] CompilerThre"), ("executor_tasks", r"^Executor task"),
-                  ("gc", r"^(GC Thread|G1 )"))
+_THREAD_PARTS = {"jit": "jit_compiler", "tasks": "executor_tasks", "gc": "gc", "total": "total"}
+_GROUP_PARTS = ("jit_compiler", "executor_tasks", "gc")  # order of the JSON's cpu_by_part
 
 
-def jvm_thread_cpu() -> Counter:
+def jvm_threads() -> Counter:
     """CPU seconds of the Spark JVM: `total` (the process, ended threads included) and its live threads by group
-    (thread names from /proc/<pid>/task/*/stat); the rest of `total` is `driver_and_other`."""
-    tick = os.sysconf("SC_CLK_TCK")
+    (bench.common.jvm_thread_cpu); the rest of `total` is `driver_and_other`."""
     out: Counter = Counter()
     for proc in psutil.Process().children(recursive=True):
-        if proc.name() != "java":
-            continue
-        times = proc.cpu_times()
-        out["total"] += times.user + times.system
-        for tid in os.listdir(f"/proc/{proc.pid}/task"):
-            try:
-                with open(f"/proc/{proc.pid}/task/{tid}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            name = stat[stat.index("(") + 1 : stat.rindex(")")]
-            fields = stat.rsplit(")", 1)[1].split()
-            group = next((g for g, pattern in _THREAD_GROUPS if re.match(pattern, name)), None)
-            if group:
-                out[group] += (int(fields[11]) + int(fields[12])) / tick
+        if proc.name() == "java":
+            out.update({_THREAD_PARTS[k]: v for k, v in jvm_thread_cpu(proc.pid).items()})
     return out
 
 
@@ -179,19 +141,19 @@ def spark_jobs(spark, after: set[int]) -> list[dict]:
 def run_spark(spark, df, near, key_of: dict[int, str]) -> tuple[dict[str, str], dict]:
     """(clusters of the rows in some cluster, figures) of one near_duplicates run."""
     jobs = {j["jobId"] for j in _api(spark, "jobs")}
-    threads = jvm_thread_cpu()
-    started, cpu = time.perf_counter(), tree_cpu_seconds()
+    threads = jvm_threads()
+    started, cpu = time.perf_counter(), tree_cpu(psutil.Process())
     res = near_duplicates(df.select("id", "label", "script", "text"), near)
     roots = res.roots.collect()
-    seconds, cpu = time.perf_counter() - started, tree_cpu_seconds() - cpu
-    after = jvm_thread_cpu()
+    seconds, cpu = time.perf_counter() - started, tree_cpu(psutil.Process()) - cpu
+    after = jvm_threads()
     threads = Counter({k: after[k] - threads[k] for k in after})
     time.sleep(1)  # the status store takes the last job's end event asynchronously
     clusters = {key_of[r["id"]]: key_of[r["root"]] for r in roots}
     figures = {
         "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-        "cpu_by_part": {**{k: round(threads[k], 2) for k, _ in _THREAD_GROUPS},
-                        "jvm_driver_and_other": round(threads["total"] - sum(threads[k] for k, _ in _THREAD_GROUPS), 2),
+        "cpu_by_part": {**{k: round(threads[k], 2) for k in _GROUP_PARTS},
+                        "jvm_driver_and_other": round(threads["total"] - sum(threads[k] for k in _GROUP_PARTS), 2),
                         "python": round(cpu - threads["total"], 2)},
         "jobs": spark_jobs(spark, jobs),
         "counts": {k: getattr(res, k) for k in ("same_set", "buckets", "candidate_pairs", "edges", "components_mode")},

@@ -49,7 +49,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import write_result  # noqa: E402
+from bench.common import jvm_thread_cpu, tree_cpu, write_result  # noqa: E402
 from pipeline.langid.config import LangidConfig  # noqa: E402
 from pipeline.langid.model import inspect_model, load_fasttext, predict  # noqa: E402
 from pipeline.langid.policy import decide  # noqa: E402
@@ -59,19 +59,6 @@ from pipeline.stage import read_segments  # noqa: E402
 
 WORK = "/tmp/glot-bench-langid-udhr"
 BATCH = 10_000
-
-
-def tree_cpu(root: psutil.Process) -> float:
-    """CPU seconds (user + system) of `root` and every process under it, including exited children that
-    were reaped (their time moves to the parent's children_* counters)."""
-    total = 0.0
-    for p in [root, *root.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
 
 
 class SampledTreeCpu:
@@ -122,35 +109,13 @@ def spark_cpu(jvm: psutil.Process) -> float:
     return tree_cpu(jvm) + me.user + me.system
 
 
-JVM_THREAD_GROUPS = {
-    "C1 Compiler": "jvm_jit",
-    "C2 Compiler": "jvm_jit",
-    "GC Thread": "jvm_gc",
-    "G1 ": "jvm_gc",
-    "Executor task": "jvm_tasks",
-}
-
-
 def cpu_parts(jvm: psutil.Process) -> dict[str, float]:
-    """CPU seconds so far by where they went: JVM threads grouped by name (/proc/<pid>/task/*/comm), the
-    Python workers under the JVM, this driver process."""
-    parts = dict.fromkeys(["jvm_jit", "jvm_gc", "jvm_tasks", "jvm_other", "python_workers", "driver"], 0.0)
-    tick = os.sysconf("SC_CLK_TCK")
-    task_dir = Path(f"/proc/{jvm.pid}/task")
-    for tid in task_dir.iterdir():
-        try:
-            comm = (tid / "comm").read_text().strip()
-            fields = (tid / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # thread ended while listing
-            continue
-        group = next((g for prefix, g in JVM_THREAD_GROUPS.items() if comm.startswith(prefix)), None)
-        if group:
-            parts[group] += (int(fields[11]) + int(fields[12])) / tick
-    t = jvm.cpu_times()
-    # The rest of the JVM by difference: it also takes the time of threads that ended (the JVM stops idle
-    # compiler threads), so a group can shrink between two readings while the total stays right.
-    parts["jvm_other"] = t.user + t.system - parts["jvm_jit"] - parts["jvm_gc"] - parts["jvm_tasks"]
-    parts["python_workers"] = tree_cpu(jvm) - (t.user + t.system)
+    """CPU seconds so far by where they went: JVM threads grouped by name, the rest of the JVM (by difference),
+    the Python workers under the JVM, this driver process."""
+    threads = jvm_thread_cpu(jvm.pid)
+    parts = {"jvm_jit": threads["jit"], "jvm_gc": threads["gc"], "jvm_tasks": threads["tasks"]}
+    parts["jvm_other"] = threads["total"] - sum(parts.values())
+    parts["python_workers"] = tree_cpu(jvm) - threads["total"]
     me = psutil.Process().cpu_times()
     parts["driver"] = me.user + me.system
     return parts
