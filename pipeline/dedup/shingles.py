@@ -2,8 +2,8 @@
 
 Normalised text is lower-cased with punctuation, symbols, digits and whitespace removed (exact dedup, a Spark
 SQL expression) or turned into single spaces (word shingles, in Python inside the MinHash mapInArrow; the
-benchmarks' references use the same function). Scripts without spaces are shingled by characters. Shingles are
-hashed with xxhash64 (seed 42, as Spark's xxhash64)."""
+benchmarks' references use the same function). Scripts without spaces are shingled by characters. A shingle's
+64-bit hash folds the xxhash64 (seed 42, as Spark's xxhash64) of its words or characters (py_shingle_hash)."""
 
 from __future__ import annotations
 
@@ -37,26 +37,59 @@ def exact_key(text: Column) -> Column:
     return F.when(F.length(norm) > 0, F.sha2(norm, 256))
 
 
-def py_shingles(text: str, no_space: bool, word_n: int, char_n: int) -> set[str]:
-    """The same shingles in Python (for datasketch and the exact-Jaccard ground truth)."""
+def shingle_text(text: str, no_space: bool) -> str:
+    """What shingles are cut from: lower-cased, separators removed (scripts without spaces) or turned into
+    single spaces between words."""
     spaced = text.lower().translate(_SEPARATORS)
     if no_space:
-        s = spaced.replace(" ", "")
-        if not s:
-            return set()
-        return {s} if len(s) < char_n else {s[i : i + char_n] for i in range(len(s) - char_n + 1)}
-    words = [w for w in spaced.split(" ") if w]
-    if not words:
+        return spaced.replace(" ", "")
+    return " ".join([w for w in spaced.split(" ") if w])
+
+
+def py_shingles(text: str, no_space: bool, word_n: int, char_n: int) -> set[str]:
+    """The shingles as strings (for datasketch and the exact-Jaccard ground truth; the stage hashes the same
+    shingles token by token, minhash.shingle_hashes)."""
+    norm = shingle_text(text, no_space)
+    if not norm:
         return set()
+    if no_space:
+        return {norm} if len(norm) < char_n else {norm[i : i + char_n] for i in range(len(norm) - char_n + 1)}
+    words = norm.split(" ")
     if len(words) < word_n:
-        return {" ".join(words)}
+        return {norm}
     return {" ".join(words[i : i + word_n]) for i in range(len(words) - word_n + 1)}
 
 
 SPARK_XXHASH_SEED = 42
+_MASK = (1 << 64) - 1
+FOLD_SEED = 0x9E3779B97F4A7C15
 
 
-def py_hash(shingle: str) -> int:
-    """Spark's xxhash64 of one shingle (seed 42, UTF-8 bytes), as a signed 64-bit integer like Spark's."""
-    h = xxhash.xxh64_intdigest(shingle.encode("utf-8"), seed=SPARK_XXHASH_SEED)
+def splitmix64(x: int) -> int:
+    """splitmix64's finaliser on a Python int (minhash._mix is the numpy version)."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def py_hash(text: str) -> int:
+    """Spark's xxhash64 of a string (seed 42, UTF-8 bytes), as a signed 64-bit integer like Spark's."""
+    h = xxhash.xxh64_intdigest(text.encode("utf-8"), seed=SPARK_XXHASH_SEED)
     return h - (1 << 64) if h >= 1 << 63 else h
+
+
+def shingle_tokens(shingle: str, no_space: bool) -> list[str]:
+    """A shingle's tokens: its characters (scripts without spaces) or its words."""
+    return list(shingle) if no_space else shingle.split(" ")
+
+
+def py_shingle_hash(shingle: str, no_space: bool) -> int:
+    """The 64-bit hash the stage gives a shingle (signed), one shingle at a time: the xxhash64 of each token,
+    folded in order with splitmix64, then the token count. Equal shingles have equal token sequences and so equal
+    hashes; minhash.shingle_hashes computes the same values for a whole batch, hashing each distinct token once."""
+    acc = FOLD_SEED
+    tokens = shingle_tokens(shingle, no_space)
+    for token in tokens:
+        acc = splitmix64(acc ^ (py_hash(token) & _MASK))
+    acc = splitmix64(acc ^ len(tokens))
+    return acc - (1 << 64) if acc >= 1 << 63 else acc

@@ -6,12 +6,20 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from pipeline.dedup.evalset import udhr_paragraphs
-from pipeline.dedup.minhash import band_keys, bucket_keys, minhash_rows, permutations, set_keys, signatures
-from pipeline.dedup.shingles import py_hash, py_shingles
+from pipeline.dedup.minhash import (
+    band_keys,
+    bucket_keys,
+    minhash_rows,
+    permutations,
+    set_keys,
+    shingle_hashes,
+    signatures,
+)
+from pipeline.dedup.shingles import py_shingle_hash, py_shingles
 
 
 def _hashes(text: str, no_space: bool = False) -> np.ndarray:
-    return np.array(sorted(py_hash(s) for s in py_shingles(text, no_space, 3, 5)), dtype=np.int64)
+    return np.array(sorted(py_shingle_hash(s, no_space) for s in py_shingles(text, no_space, 3, 5)), dtype=np.int64)
 
 
 def test_signature_agreement_estimates_jaccard(udhr_dir):
@@ -62,7 +70,7 @@ def test_spark_minhash_matches_numpy_reference(spark, udhr_dir):
     for i, (text, no_space) in enumerate(samples):
         row = got[i]
         assert row["label"] == "x_Latn"
-        want = sorted({py_hash(s) for s in py_shingles(text, no_space, 3, 5)})
+        want = sorted({py_shingle_hash(s, no_space) for s in py_shingles(text, no_space, 3, 5)})
         assert row["h"] == want, text
         if want:
             h = [np.array(want, dtype=np.int64)]
@@ -82,3 +90,27 @@ def test_bucket_keys_separate_labels_and_equal_sets_share_a_set_key():
     other = bucket_keys(keys, sets, ["sco_Latn"] * 3)
     assert same.shape == (3, 5) and (same[0] == same[1]).all()
     assert not np.isin(same, other).any()  # no bucket is shared across labels
+
+
+def test_batched_shingle_hashes_equal_hashing_each_shingle_on_its_own(udhr_dir):
+    """The stage folds each distinct token's hash once per batch; the result must equal hashing every py_shingles
+    string on its own (py_shingle_hash)."""
+    samples = []
+    for key, no_space in [("eng", False), ("rus", False), ("arb", False), ("hin", False), ("amh", False),
+                          ("cmn_hans", True), ("jpn", True), ("tha", True), ("khm", True), ("mya", True)]:
+        samples += [(t, no_space) for *_, t in list(udhr_paragraphs(udhr_dir, key))[:15]]
+    samples += [
+        ("", False), (None, False), ("", True), ("Two words.", False), ("one", False), ("人", True),
+        ("12, 34!", False), ("\x1cfoo bar\x1cbaz qux quux", False), ("emoji 😀 text, here  and   there", False),
+        ("e\u0301cole e\u0301te\u0301 école été", False), ("a\u00a0b\tc\nd\u3000e", False),
+        ("人人生而自由 在尊严和权利上一律平等。", True), ("ab", True), ("  ", False), ("repeat repeat repeat repeat", False),
+    ]
+    texts, flags = [t for t, _ in samples], [ns for _, ns in samples]
+    for word_n, char_n in [(3, 5), (1, 1), (5, 2)]:
+        got = shingle_hashes(texts, flags, word_n, char_n)
+        assert len(got) == len(samples)
+        for (text, no_space), hashes in zip(samples, got, strict=True):
+            want = sorted({py_shingle_hash(s, no_space) for s in py_shingles(text or "", no_space, word_n, char_n)})
+            assert hashes.dtype == np.int64
+            assert hashes.tolist() == want, (text, word_n, char_n)
+    assert shingle_hashes([], [], 3, 5) == []
