@@ -28,7 +28,9 @@ CONFIG = "conf/train/test.yaml"
 
 
 def launch(corpus: Path, tokenizer: Path, out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(free_port()),
+    port = free_port()
+    (out.parent / f"{out.name}.port").write_text(str(port))
+    cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(port),
            "training/train.py", "--config", CONFIG, "--input", str(corpus), "--tokenizer", str(tokenizer),
            "--output", str(out), *extra]
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -105,6 +107,17 @@ def test_export_loads_and_predicts_mask(full_run, corpus_dir, tokenizer_dir):
     assert pred not in tok.all_special_ids and tok.convert_ids_to_tokens(pred)
 
 
+def shm_buffers(out: Path) -> list[Path]:
+    """DeepSpeed CPU allreduce buffers left in /dev/shm by the last launch into `out` (training/distributed.py)."""
+    port = (out.parent / f"{out.name}.port").read_text()
+    return sorted(Path("/dev/shm").glob(f"deepspeed_allreduce_buffer_{os.getuid()}_*_{port}_*"))
+
+
+def test_cpu_allreduce_buffers_released_at_exit(full_run):
+    assert Path("/dev/shm").is_dir()
+    assert shm_buffers(full_run) == []
+
+
 def test_kill_and_resume_matches_uninterrupted(full_run, corpus_dir, tokenizer_dir):
     out = full_run.parent / "killed"
     proc = launch(corpus_dir, tokenizer_dir, out)
@@ -114,6 +127,10 @@ def test_kill_and_resume_matches_uninterrupted(full_run, corpus_dir, tokenizer_d
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole launcher group, mid-run
     proc.wait()
+    leaked = shm_buffers(out)  # a killed rank cannot unlink its buffer: the test does
+    assert len(leaked) == 2, leaked
+    for path in leaked:
+        path.unlink()
     resumed_from = int(latest.read_text().strip().removeprefix("step"))
     assert 10 <= resumed_from < 30, "the run was not interrupted before its end"
 
