@@ -5,8 +5,8 @@ datasketch: one core). Writes bench/results/dedup_vs_datasketch.json.
 
 Both sides do the whole job: shingles, signatures, LSH and clusters (datasketch: MinHash.bulk, its documented
 fast path, then insert, query and union-find; Spark: near_duplicates, which also verifies candidate pairs).
-Spark runs 1 + `--warm-runs` times (default 5) on the full data in one session, as a running cluster
-would: the first run pays the JVM's JIT and code generation and the Python workers' start-up (`ratio_cold`); the
+Spark runs 1 + `--warm-runs` times (5 runs by default) on the full data in one session, as a running
+cluster would: the first run pays the JVM's JIT and code generation and the Python workers' start-up (`ratio_cold`); the
 JIT goes on compiling for several runs after it (`spark_runs` lists each run's JIT CPU seconds), so the
 throughput of a running cluster (`ratio`) is the best warm run, and datasketch's figure its best of
 `--datasketch-runs` (default 2). Every run must find the same clusters. CPU

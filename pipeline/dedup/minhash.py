@@ -15,25 +15,26 @@ import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame
 from xxhash import xxh64_intdigest
 
-from pipeline.dedup.shingles import FOLD_SEED, SPARK_XXHASH_SEED, shingle_text
+from pipeline.dedup.shingles import GOLDEN, SPARK_XXHASH_SEED, SPLITMIX_M1, SPLITMIX_M2, shingle_text
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_FOLD = np.uint64(FOLD_SEED)
+_M1 = np.uint64(SPLITMIX_M1)
+_M2 = np.uint64(SPLITMIX_M2)
+_GOLDEN = np.uint64(GOLDEN)
 _SET_SALT = np.uint64(0x2545F4914F6CDD1D)
 # Shingle rows per block: the (shingles x permutations) matrix stays at ~1 MiB at 128 permutations, inside the
 # CPU cache (16 MiB blocks ran twice as slow).
 _BLOCK = 1 << 10
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (in place on a fresh array)."""
-    x ^= x >> np.uint64(30)
-    x *= _M1
-    x ^= x >> np.uint64(27)
-    x *= _M2
-    x ^= x >> np.uint64(31)
+def _mix(x: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
+    """splitmix64 finaliser, in place on a fresh array; `tmp` (x's shape) is reused as scratch instead of
+    allocating a temporary per shift (MinHash blocks pass one)."""
+    tmp = np.empty_like(x) if tmp is None else tmp
+    for shift, mult in ((30, _M1), (27, _M2), (31, None)):
+        np.right_shift(x, np.uint64(shift), out=tmp)
+        np.bitwise_xor(x, tmp, out=x)
+        if mult is not None:
+            np.multiply(x, mult, out=x)
     return x
 
 
@@ -42,15 +43,6 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     a = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True) | np.uint64(1)
     b = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64, endpoint=True)
     return a, b
-
-
-def _mix_into(x: np.ndarray, tmp: np.ndarray) -> None:
-    """_mix in place, with a scratch array of x's shape (no temporaries: a block is ~1 MiB)."""
-    for shift, mult in ((30, _M1), (27, _M2), (31, None)):
-        np.right_shift(x, np.uint64(shift), out=tmp)
-        np.bitwise_xor(x, tmp, out=x)
-        if mult is not None:
-            np.multiply(x, mult, out=x)
 
 
 def signatures(hashes: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -78,7 +70,7 @@ def signatures(hashes: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> np.nda
             v, t = values[: hi - lo], tmp[: hi - lo]
             np.multiply(flat[lo:hi, None], a[None, :], out=v)
             np.add(v, b[None, :], out=v)
-            _mix_into(v, t)
+            _mix(v, t)
             sig[full[first:stop]] = np.minimum.reduceat(v, ends[first:stop] - lengths[full[first:stop]] - lo, axis=0)
             first = stop
     return sig
@@ -124,11 +116,11 @@ def shingle_hashes(texts: list[str | None], no_space: list[bool], word_n: int, c
     doc = np.repeat(np.arange(n), count)
     first = np.repeat(np.cumsum(units) - units, count) + np.arange(len(doc)) - np.repeat(np.cumsum(count) - count, count)
     length = np.minimum(size, units)[doc].astype(np.uint64)
-    acc = np.full(len(doc), _FOLD, dtype=np.uint64)
+    acc = np.full(len(doc), _GOLDEN, dtype=np.uint64)  # shingles.FOLD_SEED
     with np.errstate(over="ignore"):
         for i in range(int(size.max())):
             more = np.uint64(i) < length
-            step = _mix(acc ^ token_hash[np.where(more, first + i, 0)]) if len(token_hash) else acc
+            step = _mix(acc ^ token_hash[np.where(more, first + i, 0)])
             acc = np.where(more, step, acc)
         hashes = _mix(acc ^ length).view(np.int64)
     order = np.lexsort((hashes, doc))

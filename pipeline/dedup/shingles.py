@@ -62,13 +62,15 @@ def py_shingles(text: str, no_space: bool, word_n: int, char_n: int) -> set[str]
 
 SPARK_XXHASH_SEED = 42
 _MASK = (1 << 64) - 1
-FOLD_SEED = 0x9E3779B97F4A7C15
+SPLITMIX_M1, SPLITMIX_M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64's multipliers
+GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio
+FOLD_SEED = GOLDEN
 
 
 def splitmix64(x: int) -> int:
     """splitmix64's finaliser on a Python int (minhash._mix is the numpy version)."""
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    x = ((x ^ (x >> 30)) * SPLITMIX_M1) & _MASK
+    x = ((x ^ (x >> 27)) * SPLITMIX_M2) & _MASK
     return x ^ (x >> 31)
 
 
