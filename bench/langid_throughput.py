@@ -7,8 +7,8 @@ Defaults read the UDHR segment table and model left by bench/langid_udhr.py; the
 `--copies` times into the same layout collect writes (one Parquet file per label directory), once per value
 (default 2 and 10: about 96K and 481K segments, 220 and 1,100 rows per file; collect's files hold up to 1M).
 The Spark pass times the stage's work (read Parquet, GlotScript script ID + fastText LID in the Arrow UDF, the
-keep/reject policy) into Spark's `noop` sink, after a warm-up pass (Python workers started, model shipped and
-loaded, files listed); `stage_*` also times the full stage (kept + rejected Parquet, stats, conservation
+keep/reject policy) into Spark's `noop` sink, after warm-up passes (Python workers started, model shipped and
+loaded, files listed, JIT compiled); `stage_*` also times the full stage (kept + rejected Parquet, stats, conservation
 check). Plain fastText gets the texts already in memory and one `predict(list)` call per 10,000 texts (the
 stage's own `predict`, as the UDF calls it). Plain and Spark runs alternate, each side keeping its best.
 
@@ -33,11 +33,11 @@ the difference is the per-file cost of collect's layout on this small table (a f
 `model_loads_per_worker` asks every Python worker how often it loaded the model (1 each: loaded once per
 worker, reused by every later task and pass).
 
-The driver JVM runs with `--java-options` (default `-XX:TieredStopAtLevel=1`, C1 JIT only): profiling showed
-the C2 compiler threads taking 1.7-3 CPU s of every ~10 s pass, on every timed pass after the warm-up too,
-more than the executor threads' own work, which C1-only code did not slow down here. On long jobs the compile
-cost is spread over far more rows and C2's code is faster, so the flag is for short local runs like this one
-(`--java-options ''` measures the JVM default).
+The driver JVM runs with the JVM's defaults, as a cluster's executors do. Its C2 JIT compiler keeps compiling
+for several passes (1.2-9 CPU s of a ~12 s pass in the first ones), so `--warmup` passes (default 3) go first,
+untimed but recorded (`spark_warmup_runs`); a long job pays that compilation once for millions of rows. The
+timed passes are all in `spark_runs`. `--java-options -XX:TieredStopAtLevel=1` (C1 only) compiles far less but
+its code costs about twice the executor-thread CPU per row (12 vs 5-6 microseconds here).
 """
 
 from __future__ import annotations
@@ -139,16 +139,16 @@ def best_of(repeats: int, fn: Callable[[], None], cpu: Callable[[], float]) -> t
     return min(w for w, _ in runs), min(c for _, c in runs)
 
 
-def best_cpu_parts(repeats: int, fn: Callable[[], None], jvm: psutil.Process) -> dict[str, float]:
-    """`cpu_parts` of the run of `fn` with the least CPU in total, plus its wall seconds."""
-    runs = []
-    for _ in range(repeats):
-        p0, t0 = cpu_parts(jvm), time.perf_counter()
-        fn()
-        wall, p1 = time.perf_counter() - t0, cpu_parts(jvm)
-        runs.append({"wall": wall, **{k: p1[k] - p0[k] for k in p0}})
-    best = min(runs, key=lambda r: sum(v for k, v in r.items() if k != "wall"))
-    return {k: round(v, 3) for k, v in best.items()}
+def timed_parts(fn: Callable[[], None], jvm: psutil.Process) -> dict[str, float]:
+    """One run of `fn`: its wall seconds and its CPU seconds by `cpu_parts`."""
+    p0, t0 = cpu_parts(jvm), time.perf_counter()
+    fn()
+    wall, p1 = time.perf_counter() - t0, cpu_parts(jvm)
+    return {"wall": round(wall, 3), **{k: round(p1[k] - p0[k], 3) for k in p0}}
+
+
+def cpu_total(run: dict[str, float]) -> float:
+    return sum(v for k, v in run.items() if k != "wall")
 
 
 def python_workers(jvm: psutil.Process) -> list[tuple[int, float]]:
@@ -204,17 +204,20 @@ def measure(spark, jvm: psutil.Process, args: argparse.Namespace, copies: int, f
     def read_pass() -> None:
         segments.write.format("noop").mode("overwrite").save()
 
-    spark_pass()  # warm-up: JIT, Python workers, model shipped and loaded
+    # Warm-up passes: Python workers started, model shipped and loaded, and the JVM's JIT compilers given the
+    # hot code (C2 keeps compiling for several passes; a long job pays that once for millions of rows).
+    warmup_runs = [timed_parts(spark_pass, jvm) for _ in range(args.warmup)]
     workers_before = python_workers(jvm)
     # Plain and Spark runs alternate, so that a change in the machine's speed during the run (it is shared)
     # reaches both sides alike; each side keeps its least wall and least CPU.
     plain_runs, spark_runs = [], []
     for _ in range(args.repeats):
         plain_runs.append(best_of(1, plain, time.process_time))
-        spark_runs.append(best_of(1, spark_pass, lambda: spark_cpu(jvm)))
+        spark_runs.append(timed_parts(spark_pass, jvm))
     plain_wall, plain_cpu = min(w for w, _ in plain_runs), min(c for _, c in plain_runs)
-    spark_wall, spark_cpu_s = min(w for w, _ in spark_runs), min(c for _, c in spark_runs)
-    parts = best_cpu_parts(args.repeats, spark_pass, jvm)
+    spark_wall = min(r["wall"] for r in spark_runs)
+    parts = min(spark_runs, key=cpu_total)
+    spark_cpu_s = cpu_total(parts)
     workers_after = python_workers(jvm)
 
     plain_rate = n / plain_wall
@@ -233,6 +236,13 @@ def measure(spark, jvm: psutil.Process, args: argparse.Namespace, copies: int, f
         "spark_segments_per_s_per_core": round(n / spark_wall / cores, 1),
         "spark_segments_per_cpu_s": round(n / spark_cpu_s, 1),
         "spark_cpu_parts": parts,
+        "spark_runs": [
+            {"wall": r["wall"], "cpu": round(cpu_total(r), 3), "jit": r["jvm_jit"]} for r in spark_runs
+        ],
+        "spark_warmup_runs": [
+            {"wall": r["wall"], "cpu": round(cpu_total(r), 3), "jit": r["jvm_jit"]} for r in warmup_runs
+        ],
+        "plain_runs_cpu": [round(c, 3) for _, c in plain_runs],
         "python_workers_restarted": workers_before != workers_after,
     }
     if full:
@@ -286,10 +296,13 @@ def main() -> int:
     ap.add_argument(
         "--cores", type=int, default=2, help="Spark local cores (per-core figures divide by this)"
     )
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per side (alternating)")
+    ap.add_argument(
+        "--warmup", type=int, default=3, help="untimed Spark passes first (workers, model, JIT compilation)"
+    )
     ap.add_argument("--workdir", default=f"{WORK}/throughput")
     ap.add_argument(
-        "--java-options", default="-XX:TieredStopAtLevel=1", help="driver JVM options ('' = JVM defaults)"
+        "--java-options", default="", help="driver JVM options (default: none, the JVM's defaults)"
     )
     args = ap.parse_args()
 

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from pipeline.errors import UserError
 from pipeline.langid.config import LangidConfig, ThresholdRule
-from pipeline.langid.policy import decide, split_decided
+from pipeline.langid.policy import decide, in_literals, split_decided
 from pipeline.langid.thresholds import derive_thresholds, fineweb2_threshold, resolve_thresholds
 
 MODEL_LABELS = {"eng_Latn", "fra_Latn", "rus_Cyrl", "cmn_Hans", "zxx_Zxxx", "und_Latn"}
@@ -100,6 +100,15 @@ def test_mismatch_threshold_from_config(spark):
     assert "lid_mismatch" in kept and kept["lid_mismatch"]["lid_decision"] == "not_confident"
     kept, rejected = _run(spark, CFG.model_copy(update={"mismatch_threshold": 0.55}))
     assert rejected["not_confident"]["reason"] == "lid_mismatch"
+
+
+def test_in_literals_matches_isin_with_quotes_and_backslashes(spark):
+    values = ["eng", "it's", "back\\slash", "a`b", "x\\'y"]
+    df = spark.createDataFrame([(v,) for v in [*values, "fra", "its", "back\\\\slash"]], "lang string")
+    got = df.select("lang", in_literals("lang", values).alias("hit"), F.col("lang").isin(*values).alias("ref"))
+    rows = got.collect()
+    assert [r.hit for r in rows] == [r.ref for r in rows] == [True] * len(values) + [False] * 3
+    assert df.select(in_literals("lang", []).alias("hit")).filter("hit").count() == 0
 
 
 def test_fineweb2_rule():
