@@ -33,12 +33,10 @@ def tree_cpu(root: psutil.Process) -> float:
     return total
 
 
-def jvm_thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of one JVM's live threads by JVM_THREAD_GROUPS (threads in no group are left out), plus
-    `total`: the whole process, threads that ended included (the JVM stops idle compiler threads, so a group can
-    shrink between two readings while the total stays right)."""
+def jvm_threads(pid: int) -> dict[str, tuple[str | None, float]]:
+    """Per live thread id of one JVM: (its JVM_THREAD_GROUPS group or None, CPU seconds so far)."""
     tick = os.sysconf("SC_CLK_TCK")
-    out = dict.fromkeys([g for g, _ in JVM_THREAD_GROUPS], 0.0)
+    out: dict[str, tuple[str | None, float]] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
@@ -48,8 +46,20 @@ def jvm_thread_cpu(pid: int) -> dict[str, float]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
         group = next((g for g, pattern in JVM_THREAD_GROUPS if re.match(pattern, name)), None)
+        out[tid] = (group, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def jvm_thread_cpu(pid: int, since: dict[str, tuple[str | None, float]] | None = None) -> dict[str, float]:
+    """CPU seconds of one JVM's live threads by JVM_THREAD_GROUPS (threads in no group are left out), plus
+    `total`: the whole process, threads that ended included. With `since` (a `jvm_threads` snapshot), each
+    group counts its threads' CPU after that snapshot only: the JVM ends idle compiler and task threads, and a
+    thread that ended between two readings would otherwise take all its CPU out of its group (a negative part);
+    what an ended thread spent after the snapshot is then in `total` but in no group."""
+    out = dict.fromkeys([g for g, _ in JVM_THREAD_GROUPS], 0.0)
+    for tid, (group, cpu) in jvm_threads(pid).items():
         if group:
-            out[group] += (int(fields[11]) + int(fields[12])) / tick
+            out[group] += cpu - (since[tid][1] if since and tid in since else 0.0)
     t = psutil.Process(pid).cpu_times()
     out["total"] = t.user + t.system
     return out

@@ -25,6 +25,7 @@ Per core is measured two ways, both in this one process run on the same segments
 - `ratio_wall`: segments per wall-second divided by Spark's cores, over plain segments per wall-second: it
   assumes Spark had all its cores to itself, so it reads low when other processes load the machine
   (`load_average_*` records how loaded it was).
+Both take each side's best run (least CPU, least wall); `ratio_median` compares the medians of the timed runs.
 
 `spark_cpu_parts` splits the Spark pass's CPU by where it went (JVM JIT compiler threads, GC threads, task
 threads, the rest of the JVM; the Python workers; this driver process), from /proc per-thread counters.
@@ -45,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -56,7 +58,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import jvm_thread_cpu, tree_cpu, write_result  # noqa: E402
+from bench.common import jvm_thread_cpu, jvm_threads, tree_cpu, write_result  # noqa: E402
 from pipeline.langid.config import LangidConfig  # noqa: E402
 from pipeline.langid.model import inspect_model, load_fasttext, predict  # noqa: E402
 from pipeline.langid.policy import decide  # noqa: E402
@@ -116,15 +118,22 @@ def spark_cpu(jvm: psutil.Process) -> float:
     return tree_cpu(jvm) + me.user + me.system
 
 
-def cpu_parts(jvm: psutil.Process) -> dict[str, float]:
-    """CPU seconds so far by where they went: JVM threads grouped by name, the rest of the JVM (by difference),
-    the Python workers under the JVM, this driver process."""
-    threads = jvm_thread_cpu(jvm.pid)
+def cpu_parts(jvm: psutil.Process, since: dict | None = None) -> dict:
+    """CPU seconds by where they went: JVM threads grouped by name, the rest of the JVM (by difference), the
+    Python workers under the JVM, this driver process. Without `since`: totals so far plus a thread snapshot
+    (`_threads`); with a `cpu_parts` result as `since`: the parts spent after it."""
+    threads = jvm_thread_cpu(jvm.pid, since["_threads"] if since else None)
+    base = since or {}
+    total = threads["total"] - base.get("_jvm_total", 0.0)
     parts = {"jvm_jit": threads["jit"], "jvm_gc": threads["gc"], "jvm_tasks": threads["tasks"]}
-    parts["jvm_other"] = threads["total"] - sum(parts.values())
-    parts["python_workers"] = tree_cpu(jvm) - threads["total"]
+    parts["jvm_other"] = total - sum(parts.values())
+    tree = tree_cpu(jvm) - base.get("_tree", 0.0)
+    parts["python_workers"] = tree - total
     me = psutil.Process().cpu_times()
-    parts["driver"] = me.user + me.system
+    parts["driver"] = me.user + me.system - base.get("_driver", 0.0)
+    if since is None:
+        parts |= {"_threads": jvm_threads(jvm.pid), "_jvm_total": threads["total"], "_tree": tree}
+        parts["_driver"] = parts["driver"]
     return parts
 
 
@@ -143,8 +152,8 @@ def timed_parts(fn: Callable[[], None], jvm: psutil.Process) -> dict[str, float]
     """One run of `fn`: its wall seconds and its CPU seconds by `cpu_parts`."""
     p0, t0 = cpu_parts(jvm), time.perf_counter()
     fn()
-    wall, p1 = time.perf_counter() - t0, cpu_parts(jvm)
-    return {"wall": round(wall, 3), **{k: round(p1[k] - p0[k], 3) for k in p0}}
+    wall, parts = time.perf_counter() - t0, cpu_parts(jvm, since=p0)
+    return {"wall": round(wall, 3), **{k: round(v, 3) for k, v in parts.items()}}
 
 
 def cpu_total(run: dict[str, float]) -> float:
@@ -227,6 +236,9 @@ def measure(spark, jvm: psutil.Process, args: argparse.Namespace, copies: int, f
         "files": len(list(Path(table).glob("label=*/*.parquet"))),
         "ratio": round(plain_cpu / spark_cpu_s, 3),
         "ratio_wall": round(n / spark_wall / cores / plain_rate, 3),
+        "ratio_median": round(
+            statistics.median(c for _, c in plain_runs) / statistics.median(map(cpu_total, spark_runs)), 3
+        ),
         "plain_fasttext_seconds": round(plain_wall, 3),
         "plain_fasttext_cpu_seconds": round(plain_cpu, 3),
         "plain_fasttext_segments_per_s_per_core": round(plain_rate, 1),

@@ -6,7 +6,12 @@ base is trained on the head languages only (conf/head_languages.txt, XLM-R's lan
 languages, the second is merged into the base, and base vs extended are compared per language-script.
 Writes bench/results/tokenizer_udhr.json.
 
-    .venv/bin/python bench/tokenizer_udhr.py [--work DIR] [--sweep 16000,48000,64000]
+    .venv/bin/python bench/tokenizer_udhr.py [--work DIR] [--sweep 16000,48000,64000] [--select-vocab 32000,40000]
+
+--select-vocab chooses the new model's vocabulary size without touching the held-out articles: both models are
+fit on the preamble + articles 1-15 and measured on articles 16-20; the smallest listed size that meets both
+goals there is "selected_vocab_size" under "vocab_selection" (conf/tokenizer/demo_new.yaml holds the choice;
+"new_model_vocab_size_is_selected" says whether it still agrees).
 
 --sweep also extends the same base with new models of other vocabulary sizes and records their head/tail
 fertility changes under "sensitivity" (the headline figures always come from conf/tokenizer/demo_new.yaml).
@@ -26,6 +31,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import yaml
 
@@ -39,6 +45,8 @@ from tokenizer.xlmr import build_fast, load_proto  # noqa: E402
 
 TRAIN_ARTICLES = {"preamble", *map(str, range(1, 21))}
 EVAL_ARTICLES = set(map(str, range(21, 31)))
+# --select-vocab: fit on the preamble + articles 1-15, validate on 16-20 (training articles only)
+VALID_ARTICLES = set(map(str, range(16, 21)))
 # goals from issue 6
 TAIL_REDUCTION_GOAL = 0.30
 HEAD_WORSENING_LIMIT = 0.05
@@ -46,7 +54,7 @@ HEAD_WORSENING_LIMIT = 0.05
 
 def udhr_tables(udhr_dir: Path) -> tuple[pa.Table, pa.Table, dict]:
     """(train, eval) tables of text+label, and counts of every file and record left out, by reason."""
-    train: dict[str, list] = {"label": [], "text": []}
+    train: dict[str, list] = {"label": [], "text": [], "article": [], "file": []}
     held: dict[str, list] = {"label": [], "text": [], "file": []}
     counts = {
         "files": 0,
@@ -75,6 +83,8 @@ def udhr_tables(udhr_dir: Path) -> tuple[pa.Table, pa.Table, dict]:
             elif article in TRAIN_ARTICLES:
                 train["label"].append(r.raw_label)
                 train["text"].append(r.text)
+                train["article"].append(article)
+                train["file"].append(path.stem)
                 counts["train"] += 1
             elif article in EVAL_ARTICLES:
                 held["label"].append(r.raw_label)
@@ -83,22 +93,22 @@ def udhr_tables(udhr_dir: Path) -> tuple[pa.Table, pa.Table, dict]:
                 counts["eval_candidates"] += 1
             else:
                 counts["not_in_split_articles"] += 1
-    # one translation per label for evaluation (the canonical file: shortest stem), so parity is parallel
-    chosen: dict[str, str] = {}
-    for label, stem in zip(held["label"], held["file"], strict=True):
-        best = chosen.get(label)
-        if best is None or (len(stem), stem) < (len(best), best):
-            chosen[label] = stem
-    keep = [chosen[lb] == st for lb, st in zip(held["label"], held["file"], strict=True)]
-    eval_table = pa.table(
-        {
-            "label": [lb for lb, k in zip(held["label"], keep, strict=True) if k],
-            "text": [t for t, k in zip(held["text"], keep, strict=True) if k],
-        }
-    )
+    eval_table = one_translation_per_label(pa.table(held))
     counts["eval"] = eval_table.num_rows
     counts["eval_other_translations"] = counts["eval_candidates"] - counts["eval"]
     return pa.table(train), eval_table, counts
+
+
+def one_translation_per_label(table: pa.Table) -> pa.Table:
+    """label + text of the canonical file (shortest stem) of each label, so parity compares parallel text."""
+    chosen: dict[str, str] = {}
+    labels, stems = table.column("label").to_pylist(), table.column("file").to_pylist()
+    for label, stem in zip(labels, stems, strict=True):
+        best = chosen.get(label)
+        if best is None or (len(stem), stem) < (len(best), best):
+            chosen[label] = stem
+    keep = pa.array([chosen[lb] == st for lb, st in zip(labels, stems, strict=True)])
+    return table.filter(keep).select(["label", "text"])
 
 
 def write_partitioned(table: pa.Table, path: Path) -> None:
@@ -121,7 +131,7 @@ def run(cmd: list[str]) -> float:
 
 
 def extend_and_report(work: Path, conf: Path, new_model: Path, extend_cfg: Path, out: Path) -> dict:
-    """Extend the bench's base with `new_model` under `extend_cfg`, report on the held-out text: head/tail figures."""
+    """Extend `work`/base with `new_model` under `extend_cfg`, report on `work`/test: head/tail figures."""
     run(
         [
             "tokenizer",
@@ -192,27 +202,61 @@ def new_model_alone(work: Path, conf: Path) -> dict:
     }
 
 
+def train_model(cfg_path: Path, overrides: dict, train: Path, out: Path) -> None:
+    """`glot tokenizer train` with `cfg_path` plus `overrides` (written next to `out`) on `train`."""
+    cfg = yaml.safe_load(cfg_path.read_text()) | overrides
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cfg_file = out.parent / f"{out.name}.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    run(["tokenizer", "train", "--config", str(cfg_file), "--input", str(train), "--output", str(out)])
+
+
 def sweep_point(work: Path, conf: Path, size: int) -> dict:
     """Same base, a new model of `size` pieces: how the head/tail changes depend on the extension's size."""
-    cfg = yaml.safe_load((conf / "demo_new.yaml").read_text()) | {"vocab_size": size}
     d = work / f"sweep_{size}"
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "new.yaml").write_text(yaml.safe_dump(cfg))
-    run(
-        [
-            "tokenizer",
-            "train",
-            "--config",
-            str(d / "new.yaml"),
-            "--input",
-            str(work / "train"),
-            "--output",
-            str(d / "new"),
-        ]
-    )
+    train_model(conf / "demo_new.yaml", {"vocab_size": size}, work / "train", d / "new")
     return {
         "new_model_vocab_size": size,
         **extend_and_report(work, conf, d / "new" / "spm.model", conf / "extend.yaml", d),
+    }
+
+
+def select_vocab(work: Path, conf: Path, train: pa.Table, sizes: list[int]) -> dict:
+    """Choose the new model's vocabulary size without the held-out articles: fit both models on the preamble +
+    articles 1-15, measure on articles 16-20 (one translation per label, as the held-out set), and take the
+    smallest size that meets both goals there (the size with the lowest tail fertility when none does)."""
+    sel = work / "select"
+    is_valid = pc.is_in(train.column("article"), pa.array(sorted(VALID_ARTICLES)))
+    fit = train.filter(pc.invert(is_valid)).select(["label", "text"])
+    valid = one_translation_per_label(train.filter(is_valid))
+    write_partitioned(fit, sel / "train")
+    write_partitioned(valid, sel / "test")
+    train_model(conf / "demo_base.yaml", {}, sel / "train", sel / "base")
+    points = []
+    for size in sizes:
+        d = sel / f"new_{size}"
+        train_model(conf / "demo_new.yaml", {"vocab_size": size}, sel / "train", d / "new")
+        report = extend_and_report(sel, conf, d / "new" / "spm.model", conf / "extend.yaml", d)
+        points.append({"new_model_vocab_size": size, **report})
+    meets = [
+        p
+        for p in points
+        if p["tail_fertility_change"] <= -TAIL_REDUCTION_GOAL
+        and p["head_fertility_change"] <= HEAD_WORSENING_LIMIT
+    ]
+    if meets:
+        chosen = min(meets, key=lambda p: p["new_model_vocab_size"])
+    else:
+        chosen = min(points, key=lambda p: p["tail_fertility_change"])
+    return {
+        "fit_articles": "preamble, 1-15",
+        "validation_articles": "16-20",
+        "fit_segments": fit.num_rows,
+        "validation_segments": valid.num_rows,
+        "rule": "smallest new-model vocabulary size meeting both goals on the validation articles",
+        "goals_met_on_validation": bool(meets),
+        "selected_vocab_size": chosen["new_model_vocab_size"],
+        "points": points,
     }
 
 
@@ -223,12 +267,18 @@ def main() -> None:
     ap.add_argument(
         "--sweep", default="", help="comma-separated vocabulary sizes of the new model to also try"
     )
+    ap.add_argument(
+        "--select-vocab",
+        default="",
+        help="comma-separated vocabulary sizes to choose from on validation articles 16-20 (see select_vocab)",
+    )
     args = ap.parse_args()
     sweep = [int(v) for v in args.sweep.split(",") if v.strip()]
+    candidates = [int(v) for v in args.select_vocab.split(",") if v.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
         train, held, counts = udhr_tables(Path(args.udhr))
-        write_partitioned(train, work / "train")
+        write_partitioned(train.select(["label", "text"]), work / "train")
         write_partitioned(held, work / "test")
         conf = ROOT / "conf" / "tokenizer"
         seconds = {
@@ -296,6 +346,7 @@ def main() -> None:
         glot500 = extend_and_report(work, conf, work / "new" / "spm.model", glot500_cfg, work / "glot500")
         alone = new_model_alone(work, conf)
         sensitivity = [sweep_point(work, conf, size) for size in sweep]
+        selection = select_vocab(work, conf, train, candidates) if candidates else None
     head, tail = rep["summary"]["head"], rep["summary"]["tail"]
     tail_change = tail["fertility_change"]
     head_change = head["fertility_change"]
@@ -337,6 +388,11 @@ def main() -> None:
     }
     if sensitivity:
         figures["sensitivity"] = sensitivity
+    if selection:
+        figures["vocab_selection"] = selection
+        figures["new_model_vocab_size_is_selected"] = (
+            selection["selected_vocab_size"] == figures["new_model_vocab_size"]
+        )
     figures["data"]["files_malformed"] = [re.sub(r"\s+", " ", m) for m in counts["files_malformed"]]
     path = write_result("tokenizer_udhr", figures)
     print(path.read_text())
