@@ -50,4 +50,11 @@ def get_spark(app_name: str, conf: dict[str, str] | None = None) -> SparkSession
     if "spark.sql.shuffle.partitions" not in (conf or {}) and "spark.sql.shuffle.partitions" not in preset:
         # AQE coalesces small partitions; start from a number that fits the cluster rather than 200.
         spark.conf.set("spark.sql.shuffle.partitions", str(max(8, 4 * spark.sparkContext.defaultParallelism)))
+    listing = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+    if spark.sparkContext.master.startswith("local") and listing not in (conf or {}) and listing not in preset:
+        # Beyond 32 paths Spark lists them with a distributed job: one task per path (a stage's input is a
+        # folder per label, hundreds of them). In local mode those tasks run on the driver's own cores, so they
+        # cannot list faster than the driver; they only add scheduling. Measured on 432 label folders: 2.8 CPU s
+        # per read as a job, 0.5 s listed by the driver. Clusters keep Spark's default.
+        spark.conf.set(listing, "100000")
     return spark
