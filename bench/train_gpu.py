@@ -8,8 +8,10 @@ pipeline). A few minutes on one H100:
     DS_ACCELERATOR=cpu python bench/train_gpu.py --shape tiny --runs masked:2,full:2 --steps 3 --warmup 1
 
 Each run is `head:micro_batch[:flag...]` (head = masked | full; flags: compile, zeroN = conf/deepspeed/zeroN.json,
-torch = plain PyTorch with fused AdamW, to tell the engine's overhead apart); the file is rewritten after every run, so a
-run cut short by the machine's time limit still leaves the runs before it.
+torch = plain PyTorch with fused AdamW, to tell the engine's overhead apart, chunked = the output layer and loss fused
+over `--ce-chunk-rows` rows, training/linear_ce.py); the file is rewritten after every run, so a run cut short by the
+machine's time limit still leaves the runs before it. `--profile` adds, per run, the operators and kernels that took
+the most device time over a few profiled steps (torch.profiler), so one GPU session says where a step's time goes.
 
 MFU = FLOPs the variant executes per second / the accelerator's dense bf16 peak. FLOPs per token: encoder
 6·(layers·(4d² + 2d·ff)) + 12·layers·seq·d (attention scores and values), head 6·(d² + d·V) at each position
@@ -58,11 +60,12 @@ def flops_per_step(layers: int, d: int, ff: int, vocab: int, seq: int, tokens: i
     return float(encoder + head)
 
 
-FLAGS = ("compile", "torch", "zero0", "zero1", "zero2", "zero3")
+FLAGS = ("compile", "torch", "chunked", "zero0", "zero1", "zero2", "zero3")
 
 
 def parse_runs(spec: str) -> list[tuple[str, int, frozenset[str]]]:
-    """`head:micro_batch[:flag...]`; flags: compile, zeroN (conf/deepspeed/zeroN.json), torch (no DeepSpeed)."""
+    """`head:micro_batch[:flag...]`; flags: compile, zeroN (conf/deepspeed/zeroN.json), torch (no DeepSpeed),
+    chunked (fused output layer + loss over chunks of rows)."""
     runs = []
     for item in spec.split(","):
         parts = item.strip().split(":")
@@ -132,6 +135,33 @@ def timed_phases(stepper, batches, device, sync, n: int = 3) -> dict[str, float]
     return totals
 
 
+def profile_steps(one_step, batches, device, sync, top: int, n: int = 3) -> dict:
+    """The `top` operators/kernels by self device time (self CPU time on CPU) over n steps, per step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    sync()
+    with profile(activities=activities) as prof:
+        for i in range(n):
+            one_step(batches[i % len(batches)])
+        sync()
+    events = prof.key_averages()
+
+    def self_time(e) -> float:  # microseconds; the attribute's name changed across torch versions
+        if device.type != "cuda":
+            return e.self_cpu_time_total
+        return getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0.0)
+
+    total = sum(self_time(e) for e in events)
+    rows = sorted(events, key=self_time, reverse=True)[:top]
+    return {
+        "time": "self device time" if device.type == "cuda" else "self CPU time",
+        "total_ms_per_step": total / 1000 / n,
+        "top": [{"name": e.key[:160], "ms_per_step": self_time(e) / 1000 / n, "share": self_time(e) / total if total else 0.0,
+                 "calls_per_step": e.count / n} for e in rows],
+    }
+
+
 def run_variant(args, masked_only: bool, micro_batch: int, flags: frozenset[str], device: torch.device) -> dict:
     import deepspeed
     from deepspeed.accelerator import get_accelerator
@@ -155,7 +185,7 @@ def run_variant(args, masked_only: bool, micro_batch: int, flags: frozenset[str]
         "precision": args.precision, "micro_batch_size": micro_batch, "gradient_accumulation_steps": 1,
         "deepspeed": zero, "optim": {"lr": 5e-5, "warmup_steps": 0},
     })
-    wrapper = MaskedOnlyMLM(model, masked_only=masked_only)
+    wrapper = MaskedOnlyMLM(model, masked_only=masked_only, ce_chunk_rows=args.ce_chunk_rows if "chunked" in flags else 0)
     if "torch" in flags:
         if "compile" in flags:
             wrapper.compile()
@@ -216,6 +246,8 @@ def run_variant(args, masked_only: bool, micro_batch: int, flags: frozenset[str]
     if device.type == "cuda":
         out["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     out["phases"] = timed_phases(stepper, batches, device, acc.synchronize)
+    if args.profile:
+        out["profile"] = profile_steps(one_step, batches, device, acc.synchronize, args.profile_top)
     stepper = wrapper = model = opt = None  # release the GPU memory before the next run
     gc.collect()
     if device.type == "cuda":
@@ -243,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--precision", choices=["bf16", "fp16", "fp32"], default="bf16")
     p.add_argument("--deepspeed", default="conf/deepspeed/zero2.json")
     p.add_argument("--peak-tflops", type=float, help="override the accelerator's peak (dense TFLOP/s)")
+    p.add_argument("--ce-chunk-rows", type=int, default=4096, help="rows per chunk for runs flagged chunked")
+    p.add_argument("--profile", action="store_true", help="record where each run's step time goes (torch.profiler)")
+    p.add_argument("--profile-top", type=int, default=25, help="operators/kernels kept per profiled run")
     args = p.parse_args(argv)
     runs = parse_runs(args.runs)
 
@@ -262,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                           "per second / dense bf16 peak",
         "results": results,
         "goal": "MFU >= 0.45 with masked-only logits",
+        "ce_chunk_rows": args.ce_chunk_rows,
     }
     write = rank == 0 and device.type == "cuda" and args.shape == "base"
     for head, micro_batch, flags in runs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,9 @@ class TrainConfig(StrictModel):
     precision: Literal["bf16", "fp16", "fp32"] = "bf16"
     micro_batch_size: int = Field(8, ge=1)  # blocks per rank per micro-step
     gradient_accumulation_steps: int = Field(1, ge=1)
+    # > 0: the output layer and the loss fused over chunks of this many masked rows (training/linear_ce.py):
+    # memory for chunk x vocab logits instead of all masked rows x vocab. Not with ZeRO-3 (partitioned weight).
+    ce_chunk_rows: int = Field(0, ge=0)
     max_steps: int = Field(..., ge=1)  # optimizer steps; the LR schedule spans them
     seed: int = 0
     log_every: int = Field(10, ge=1)
@@ -99,11 +103,21 @@ def resolve_path(path: str, base: Path | None = None) -> Path:
     return p
 
 
+def zero_stage(deepspeed_json: Path) -> int:
+    try:
+        return int(json.loads(deepspeed_json.read_text()).get("zero_optimization", {}).get("stage", 0))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
+        raise UserError(f"{deepspeed_json}: not a valid DeepSpeed config: {e}") from e
+
+
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     cfg = load_config(resolve_path(str(path)), TrainConfig, overrides)
     ds = resolve_path(cfg.deepspeed)
     if not ds.is_file():
         raise UserError(f"{path}: deepspeed config not found: {cfg.deepspeed}")
+    if cfg.ce_chunk_rows and zero_stage(ds) == 3:
+        raise UserError(f"{path}: ce_chunk_rows reads the output layer's weight outside its module, which ZeRO-3 "
+                        f"partitions ({cfg.deepspeed}): set ce_chunk_rows: 0 or use ZeRO stage 0-2")
     if cfg.model.config is not None and not resolve_path(cfg.model.config).is_file():
         raise UserError(f"{path}: model.config not found: {cfg.model.config}")
     return cfg

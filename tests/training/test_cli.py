@@ -27,3 +27,19 @@ def test_bad_config_is_a_clear_error(tmp_path):
                        cwd=REPO, capture_output=True, text=True, env={"DS_ACCELERATOR": "cpu", "PATH": ""})
     assert r.returncode == 2
     assert "max_step" in r.stderr and "max_steps" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_chunked_loss_with_zero3_is_refused_before_training(tmp_path):
+    from training.config import load_train_config
+
+    base = "corpus: x\ntokenizer: y\nmodel: {config: conf/model/tiny-xlmr.json}\nmax_steps: 3\nce_chunk_rows: 64\n"
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(base + "deepspeed: conf/deepspeed/zero2.json\n")
+    assert load_train_config(ok).ce_chunk_rows == 64
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base + "deepspeed: conf/deepspeed/zero3.json\n")
+    r = subprocess.run([sys.executable, str(TRAIN_SCRIPT), "--config", str(bad), "--output", str(tmp_path / "o")],
+                       cwd=REPO, capture_output=True, text=True, env={"DS_ACCELERATOR": "cpu", "PATH": ""})
+    assert r.returncode == 2
+    assert "ce_chunk_rows" in r.stderr and "ZeRO-3" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()

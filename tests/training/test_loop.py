@@ -1,6 +1,6 @@
 """The logged loss and the gradient norm of a step do not depend on how the global batch is split over ranks
 and accumulation steps: real DeepSpeed engines (ZeRO-2, fp32) on 1 and 2 CPU processes, checked against a
-plain PyTorch step on the whole batch."""
+plain PyTorch step on the whole batch; also with the output layer and loss fused over chunks of rows."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def global_batch() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(np.stack([b[0] for b in blocks])), torch.tensor(np.stack([b[1] for b in blocks]))
 
 
-def engine_step(micro: int, gas: int) -> dict[str, float]:
+def engine_step(micro: int, gas: int, chunk: int = 0) -> dict[str, float]:
     """One training step on this rank's share of the global batch; returns loss and grad norm."""
     import deepspeed
 
@@ -57,7 +57,7 @@ def engine_step(micro: int, gas: int) -> dict[str, float]:
         "precision": "fp32", "micro_batch_size": micro, "gradient_accumulation_steps": gas,
         "deepspeed": "conf/deepspeed/zero2.json", "optim": {"lr": 1e-3, "grad_clip": 1.0},
     })
-    wrapper = MaskedOnlyMLM(make_model())
+    wrapper = MaskedOnlyMLM(make_model(), ce_chunk_rows=chunk)
     opt, sched = make_optimizer(wrapper, cfg)
     engine, *_ = deepspeed.initialize(model=wrapper, optimizer=opt, lr_scheduler=sched,
                                       config=deepspeed_config(cfg, world))
@@ -79,13 +79,13 @@ def reference() -> dict[str, float]:
     return {"loss": float(loss.detach()), "grad_norm": float(norm)}
 
 
-def _worker(rank: int, port: int, micro: int, gas: int, out: str) -> None:
+def _worker(rank: int, port: int, micro: int, gas: int, chunk: int, out: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_SIZE="2",
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     from training import distributed
 
     distributed.init()
-    result = engine_step(micro, gas)
+    result = engine_step(micro, gas, chunk)
     if rank == 0:
         Path(out).write_text(json.dumps(result))
     torch.distributed.barrier()
@@ -96,21 +96,22 @@ def expected():
     return reference()
 
 
-@pytest.mark.parametrize("micro,gas", [(4, 1), (2, 2), (1, 4)])
-def test_one_rank_any_accumulation(expected, micro, gas):
+@pytest.mark.parametrize("micro,gas,chunk", [(4, 1, 0), (2, 2, 0), (1, 4, 0), (2, 2, 7)])
+def test_one_rank_any_accumulation(expected, micro, gas, chunk):
     from training import distributed
 
     distributed.init()  # a world of one in this process
-    got = engine_step(micro, gas)
+    got = engine_step(micro, gas, chunk)
     assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
     assert got["grad_norm"] == pytest.approx(expected["grad_norm"], rel=1e-4)
 
 
-def test_two_ranks_with_accumulation(expected, tmp_path):
+@pytest.mark.parametrize("chunk", [0, 7])
+def test_two_ranks_with_accumulation(expected, tmp_path, chunk):
     from training.distributed import free_port
 
     out = tmp_path / "rank0.json"
-    mp.spawn(_worker, args=(free_port(), 1, 2, str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(free_port(), 1, 2, chunk, str(out)), nprocs=2, join=True)
     got = json.loads(out.read_text())
     assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
     assert got["grad_norm"] == pytest.approx(expected["grad_norm"], rel=1e-4)
