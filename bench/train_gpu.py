@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peak-tflops", type=float, help="override the accelerator's peak (dense TFLOP/s)")
     p.add_argument("--ce-chunk-rows", type=int, default=4096, help="rows per chunk for runs flagged chunked")
     p.add_argument("--profile", action="store_true", help="record where each run's step time goes (torch.profiler)")
+    p.add_argument("--name", default="train_gpu", help="results file: bench/results/<name>.json")
     p.add_argument("--profile-top", type=int, default=25, help="operators/kernels kept per profiled run")
     args = p.parse_args(argv)
     runs = parse_runs(args.runs)
@@ -328,9 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         if write:
             from bench.common import write_result
 
-            print("wrote", write_result("train_gpu", figures), flush=True)
+            print("wrote", write_result(args.name, figures), flush=True)
     if not write and rank == 0:
-        print("not written (only a GPU run of the base shape goes to bench/results/train_gpu.json):")
+        print(f"not written (only a GPU run of the base shape goes to bench/results/{args.name}.json):")
         print(json.dumps(figures, indent=2))
     return 0
 

@@ -60,6 +60,7 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
         return out[0], out[1], out[2], None, None
 
 
+@torch.compiler.disable  # a Python loop over a data-dependent row count: compiling it would recompile per count
 def linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, target: torch.Tensor,
                          chunk_rows: int) -> torch.Tensor:
     """Sum over rows of cross_entropy(x @ weight.T + bias, target), IGNORE targets skipped, `chunk_rows` rows at a
