@@ -6,7 +6,8 @@ One forward + backward of `cross_entropy(x @ W.T + b)` summed over `rows` masked
 Glot500-m's 401K vocabulary, fp32 on CPU; bf16 autocast with --bf16), each variant in a fresh process so its peak
 is its own: `peak_mib` is the process's peak resident memory (CPU) or torch's peak allocation (CUDA) above what
 it held after creating the inputs. Unfused keeps rows x vocab logits, their fp32 log-softmax and gradients;
-fused (training/linear_ce.py) keeps one chunk's logits and a weight-sized fp32 gradient. Writes
+fused (training/linear_ce.py) keeps one chunk's logits and a weight-sized fp32 gradient; fused_compiled
+runs each chunk's softmax and gradient as torch.compile'd kernels (compiled before the timed pass). Writes
 bench/results/linear_ce_memory.json.
 """
 
@@ -21,6 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+VARIANTS = ("unfused", "fused", "fused_compiled")
 
 
 def rss_peak_mib() -> float:
@@ -54,10 +58,16 @@ def one(variant: str, rows: int, vocab: int, hidden: int, chunk: int, bf16: bool
         base = torch.cuda.memory_allocated() / 2**20
     else:
         base = rss_now_mib()
+    if variant == "fused_compiled":  # compile outside the timed region (as a long run pays it once)
+        linear_cross_entropy(x[:chunk + 3].detach(), w.detach(), b.detach(), t[:chunk + 3], chunk, compiled=True)
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() / 2**20 if cuda else rss_now_mib()
     t0 = time.perf_counter()
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        if variant == "fused":
-            loss = linear_cross_entropy(x, w, b, t, chunk)
+        if variant.startswith("fused"):
+            loss = linear_cross_entropy(x, w, b, t, chunk, compiled=variant == "fused_compiled")
         else:
             loss = F.cross_entropy(F.linear(x, w, b).float(), t, ignore_index=IGNORE, reduction="sum")
     loss.backward()
@@ -77,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk", type=int, default=256)
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--one", choices=["fused", "unfused"], help=argparse.SUPPRESS)
+    p.add_argument("--one", choices=VARIANTS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
         print(json.dumps(one(args.one, args.rows[0], args.vocab, args.hidden, args.chunk, args.bf16, args.device)))
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = []
     for rows in args.rows:
-        for variant in ("unfused", "fused"):
+        for variant in VARIANTS:
             cmd = [sys.executable, __file__, "--one", variant, "--rows", str(rows), "--vocab", str(args.vocab),
                    "--hidden", str(args.hidden), "--chunk", str(args.chunk), "--device", args.device]
             out = subprocess.run(cmd + (["--bf16"] if args.bf16 else []), capture_output=True, text=True, check=True)
@@ -99,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         "unfused_seconds": by[rows, "unfused"]["seconds"], "fused_seconds": by[rows, "fused"]["seconds"],
         "time_ratio": by[rows, "fused"]["seconds"] / by[rows, "unfused"]["seconds"],
         "loss_rel_diff": abs(by[rows, "fused"]["loss"] - by[rows, "unfused"]["loss"]) / abs(by[rows, "unfused"]["loss"]),
+        "fused_compiled_peak_mib": by[rows, "fused_compiled"]["peak_mib"],
+        "fused_compiled_seconds": by[rows, "fused_compiled"]["seconds"],
+        "compiled_time_ratio": by[rows, "fused_compiled"]["seconds"] / by[rows, "unfused"]["seconds"],
     } for rows in args.rows]
     figures = {
         "vocab": args.vocab, "hidden": args.hidden, "chunk_rows": args.chunk, "precision": "bf16" if args.bf16 else "fp32",

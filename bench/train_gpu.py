@@ -9,7 +9,8 @@ pipeline). A few minutes on one H100:
 
 Each run is `head:micro_batch[:flag...]` (head = masked | full; flags: compile, zeroN = conf/deepspeed/zeroN.json,
 torch = plain PyTorch with fused AdamW, to tell the engine's overhead apart, chunked = the output layer and loss fused
-over `--ce-chunk-rows` rows, training/linear_ce.py); the file is rewritten after every run, so a run cut short by the
+over `--ce-chunk-rows` rows, training/linear_ce.py; cecompile = the same with each chunk's softmax and gradient
+compiled into fused kernels); the file is rewritten after every run, so a run cut short by the
 machine's time limit still leaves the runs before it. `--profile` adds, per run, the operators and kernels that took
 the most device time over a few profiled steps (torch.profiler), so one GPU session says where a step's time goes.
 
@@ -60,12 +61,12 @@ def flops_per_step(layers: int, d: int, ff: int, vocab: int, seq: int, tokens: i
     return float(encoder + head)
 
 
-FLAGS = ("compile", "torch", "chunked", "zero0", "zero1", "zero2", "zero3")
+FLAGS = ("compile", "torch", "chunked", "cecompile", "zero0", "zero1", "zero2", "zero3")
 
 
 def parse_runs(spec: str) -> list[tuple[str, int, frozenset[str]]]:
     """`head:micro_batch[:flag...]`; flags: compile, zeroN (conf/deepspeed/zeroN.json), torch (no DeepSpeed),
-    chunked (fused output layer + loss over chunks of rows)."""
+    chunked (fused output layer + loss over chunks of rows), cecompile (chunked, each chunk's softmax compiled)."""
     runs = []
     for item in spec.split(","):
         parts = item.strip().split(":")
@@ -185,7 +186,9 @@ def run_variant(args, masked_only: bool, micro_batch: int, flags: frozenset[str]
         "precision": args.precision, "micro_batch_size": micro_batch, "gradient_accumulation_steps": 1,
         "deepspeed": zero, "optim": {"lr": 5e-5, "warmup_steps": 0},
     })
-    wrapper = MaskedOnlyMLM(model, masked_only=masked_only, ce_chunk_rows=args.ce_chunk_rows if "chunked" in flags else 0)
+    chunked = bool(flags & {"chunked", "cecompile"})
+    wrapper = MaskedOnlyMLM(model, masked_only=masked_only, ce_chunk_rows=args.ce_chunk_rows if chunked else 0,
+                            ce_compile="cecompile" in flags)
     if "torch" in flags:
         if "compile" in flags:
             wrapper.compile()

@@ -80,6 +80,7 @@ class TrainConfig(StrictModel):
     # > 0: the output layer and the loss fused over chunks of this many masked rows (training/linear_ce.py):
     # memory for chunk x vocab logits instead of all masked rows x vocab. Not with ZeRO-3 (partitioned weight).
     ce_chunk_rows: int = Field(0, ge=0)
+    ce_compile: bool = False  # with ce_chunk_rows: each chunk's softmax and gradient as torch.compile'd kernels
     max_steps: int = Field(..., ge=1)  # optimizer steps; the LR schedule spans them
     seed: int = 0
     log_every: int = Field(10, ge=1)

@@ -23,11 +23,13 @@ from training.masking import IGNORE
 class MaskedOnlyMLM(nn.Module):
     """Wraps an HF masked LM (`<base>` encoder attribute + `lm_head`) for training under DeepSpeed."""
 
-    def __init__(self, model: PreTrainedModel, masked_only: bool = True, ce_chunk_rows: int = 0):
+    def __init__(self, model: PreTrainedModel, masked_only: bool = True, ce_chunk_rows: int = 0,
+                 ce_compile: bool = False):
         super().__init__()
         self.mlm = model
         self.masked_only = masked_only
         self.ce_chunk_rows = ce_chunk_rows
+        self.ce_compile = ce_compile
         if ce_chunk_rows and not all(hasattr(model.lm_head, a) for a in ("dense", "layer_norm", "decoder")):
             raise ValueError(f"ce_chunk_rows needs an XLM-R-style head (dense, gelu, layer_norm, decoder), "
                              f"not {type(model.lm_head).__name__}")
@@ -46,7 +48,8 @@ class MaskedOnlyMLM(nn.Module):
         head = self.mlm.lm_head
         if self.ce_chunk_rows:
             features = head.layer_norm(ACT2FN["gelu"](head.dense(hidden)))  # XLMRobertaLMHead up to its decoder
-            loss = linear_cross_entropy(features, head.decoder.weight, head.decoder.bias, target, self.ce_chunk_rows)
+            loss = linear_cross_entropy(features, head.decoder.weight, head.decoder.bias, target, self.ce_chunk_rows,
+                                        self.ce_compile)
         else:
             loss = F.cross_entropy(head(hidden).float(), target, ignore_index=IGNORE, reduction="sum")
         aux = router_loss(self.mlm) if self.training else None

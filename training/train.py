@@ -121,7 +121,7 @@ def run(cfg: TrainConfig, output: Path, resume: bool) -> int:
         output.mkdir(parents=True, exist_ok=True)
         (output / "config.resolved.yaml").write_text(dump_config(cfg))
         model.config.save_pretrained(str(ckpt_dir / MODEL_CONFIG))
-    wrapper = MaskedOnlyMLM(model, ce_chunk_rows=cfg.ce_chunk_rows)
+    wrapper = MaskedOnlyMLM(model, ce_chunk_rows=cfg.ce_chunk_rows, ce_compile=cfg.ce_compile)
     opt, sched = make_optimizer(wrapper, cfg)
     engine, _, _, _ = deepspeed.initialize(
         model=wrapper, optimizer=opt, lr_scheduler=sched, config=deepspeed_config(cfg, world)

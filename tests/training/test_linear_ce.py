@@ -43,6 +43,29 @@ def test_same_loss_and_gradients_as_unfused_head(chunk, with_bias):
         assert torch.allclose(a, r, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_compiled_chunks_match_the_unfused_head(with_bias):
+    """The torch.compile'd chunk (fused softmax and gradient) gives the eager result, for any last-chunk length,
+    from one compiled graph."""
+    from torch._dynamo.utils import counters
+
+    from training import linear_ce
+
+    torch._dynamo.reset()
+    linear_ce._compiled_functional.cache_clear()
+    counters.clear()
+    for n in (37, 33):  # chunks of 7 rows, then 2 and 5: new row counts reuse the dynamic graph
+        x, w, b, t = inputs(n=n)
+        b = b if with_bias else None
+        params = [x, w] + ([b] if with_bias else [])
+        ref = F.cross_entropy(F.linear(x, w, b), t, ignore_index=IGNORE, reduction="sum")
+        got = linear_cross_entropy(x, w, b, t, 7, compiled=True)
+        assert torch.allclose(got, ref, rtol=1e-5)
+        for a, r in zip(grads_of(got, params), grads_of(ref, params), strict=True):
+            assert torch.allclose(a, r, rtol=1e-4, atol=1e-5)
+    assert counters["stats"]["unique_graphs"] == 1
+
+
 def test_upstream_gradient_scales_the_stored_gradients():
     x, w, b, t = inputs()
     one = grads_of(linear_cross_entropy(x, w, b, t, 8), [x, w, b])
@@ -108,8 +131,8 @@ def test_rejects_a_chunk_below_one():
         linear_cross_entropy(x, w, b, t, 0)
 
 
-@pytest.mark.parametrize("masked_only", [True, False])
-def test_masked_lm_with_chunks_equals_unchunked(masked_only):
+@pytest.mark.parametrize("masked_only,compiled", [(True, False), (False, False), (True, True)])
+def test_masked_lm_with_chunks_equals_unchunked(masked_only, compiled):
     config = AutoConfig.from_pretrained(str(REPO / "conf/model/tiny-xlmr.json"))
     config.vocab_size = 300
     torch.manual_seed(0)
@@ -119,7 +142,8 @@ def test_masked_lm_with_chunks_equals_unchunked(masked_only):
     out = {}
     for chunk in (0, 13):
         model.zero_grad()
-        loss, n = MaskedOnlyMLM(model, masked_only=masked_only, ce_chunk_rows=chunk)(input_ids, labels)
+        loss, n = MaskedOnlyMLM(model, masked_only=masked_only, ce_chunk_rows=chunk, ce_compile=compiled)(
+            input_ids, labels)
         loss.backward()
         out[chunk] = (float(loss.detach()), int(n), {k: p.grad.clone() for k, p in model.named_parameters()
                                                     if p.grad is not None})
