@@ -5,7 +5,8 @@
 One forward + backward of `cross_entropy(x @ W.T + b)` summed over `rows` masked rows (XLM-R-base hidden size,
 Glot500-m's 401K vocabulary, fp32 on CPU; bf16 autocast with --bf16), each variant in a fresh process so its peak
 is its own: `peak_mib` is the process's peak resident memory (CPU) or torch's peak allocation (CUDA) above what
-it held after creating the inputs. Unfused keeps rows x vocab logits, their fp32 log-softmax and gradients;
+it held after creating the inputs, and `seconds` the fastest of `--repeat` passes (one pass on this shared
+2-core machine varies by up to a third). Unfused keeps rows x vocab logits, their fp32 log-softmax and gradients;
 fused (training/linear_ce.py) keeps one chunk's logits and a weight-sized fp32 gradient; fused_compiled
 runs each chunk's softmax and gradient as torch.compile'd kernels (compiled before the timed pass). Writes
 bench/results/linear_ce_memory.json.
@@ -36,8 +37,8 @@ def rss_now_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def one(variant: str, rows: int, vocab: int, hidden: int, chunk: int, bf16: bool, device: str) -> dict:
-    """Runs in the child process: the inputs, then one timed forward + backward of the variant."""
+def one(variant: str, rows: int, vocab: int, hidden: int, chunk: int, bf16: bool, device: str, repeat: int) -> dict:
+    """Runs in the child process: the inputs, then `repeat` timed forward + backward passes of the variant."""
     import torch
     import torch.nn.functional as F
 
@@ -64,18 +65,21 @@ def one(variant: str, rows: int, vocab: int, hidden: int, chunk: int, bf16: bool
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated() / 2**20 if cuda else rss_now_mib()
-    t0 = time.perf_counter()
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        if variant.startswith("fused"):
-            loss = linear_cross_entropy(x, w, b, t, chunk, compiled=variant == "fused_compiled")
-        else:
-            loss = F.cross_entropy(F.linear(x, w, b).float(), t, ignore_index=IGNORE, reduction="sum")
-    loss.backward()
-    if cuda:
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - t0
+    seconds = []
+    for _ in range(repeat):
+        x.grad = w.grad = b.grad = None
+        t0 = time.perf_counter()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            if variant.startswith("fused"):
+                loss = linear_cross_entropy(x, w, b, t, chunk, compiled=variant == "fused_compiled")
+            else:
+                loss = F.cross_entropy(F.linear(x, w, b).float(), t, ignore_index=IGNORE, reduction="sum")
+        loss.backward()
+        if cuda:
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - t0)
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else rss_peak_mib()
-    return {"variant": variant, "rows": rows, "seconds": seconds, "peak_mib": peak - base,
+    return {"variant": variant, "rows": rows, "seconds": min(seconds), "all_seconds": seconds, "peak_mib": peak - base,
             "loss": float(loss.detach()), "grad_w_norm": float(w.grad.norm())}
 
 
@@ -86,18 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hidden", type=int, default=768)
     p.add_argument("--chunk", type=int, default=256)
     p.add_argument("--bf16", action="store_true")
+    p.add_argument("--repeat", type=int, default=2, help="passes per variant: seconds is the fastest")
     p.add_argument("--device", default="cpu")
     p.add_argument("--one", choices=VARIANTS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one, args.rows[0], args.vocab, args.hidden, args.chunk, args.bf16, args.device)))
+        print(json.dumps(one(args.one, args.rows[0], args.vocab, args.hidden, args.chunk, args.bf16, args.device,
+                             args.repeat)))
         return 0
 
     runs = []
     for rows in args.rows:
         for variant in VARIANTS:
             cmd = [sys.executable, __file__, "--one", variant, "--rows", str(rows), "--vocab", str(args.vocab),
-                   "--hidden", str(args.hidden), "--chunk", str(args.chunk), "--device", args.device]
+                   "--hidden", str(args.hidden), "--chunk", str(args.chunk), "--device", args.device,
+                   "--repeat", str(args.repeat)]
             out = subprocess.run(cmd + (["--bf16"] if args.bf16 else []), capture_output=True, text=True, check=True)
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(runs[-1]), flush=True)
@@ -114,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "compiled_time_ratio": by[rows, "fused_compiled"]["seconds"] / by[rows, "unfused"]["seconds"],
     } for rows in args.rows]
     figures = {
-        "vocab": args.vocab, "hidden": args.hidden, "chunk_rows": args.chunk, "precision": "bf16" if args.bf16 else "fp32",
+        "vocab": args.vocab, "hidden": args.hidden, "chunk_rows": args.chunk, "repeat": args.repeat, "precision": "bf16" if args.bf16 else "fp32",
         "device": args.device, "logits_mib_fp32": {r: r * args.vocab * 4 / 2**20 for r in args.rows},
         "weight_mib_fp32": args.vocab * args.hidden * 4 / 2**20, "compare": compare, "runs": runs,
     }
