@@ -55,6 +55,8 @@ def _compiled_functional():
 
 
 def _chunk_compiled(logits: torch.Tensor, target: torch.Tensor, need_grad: bool):
+    if not need_grad:  # evaluation: the loss alone, no gradient work
+        return _chunk_eager(logits, target, False)
     return _compiled_functional()(logits, target)
 
 

@@ -160,3 +160,14 @@ def test_masked_lm_rejects_a_head_it_cannot_split():
     model.lm_head = torch.nn.Linear(config.hidden_size, config.vocab_size)
     with pytest.raises(ValueError, match="XLM-R-style head"):
         MaskedOnlyMLM(model, ce_chunk_rows=8)
+
+
+def test_no_rows_and_out_of_range_targets():
+    x, w, b, t = inputs()
+    empty = linear_cross_entropy(x[:0], w, b, t[:0], 8)
+    assert float(empty.detach()) == 0.0
+    assert all(float(g.abs().sum()) == 0.0 for g in grads_of(empty, [w, b]))
+    bad = t.clone()
+    bad[1] = w.shape[0]  # one past the vocabulary: an error, as F.cross_entropy gives, not a silent loss
+    with pytest.raises(IndexError):
+        linear_cross_entropy(x, w, b, bad, 8)
