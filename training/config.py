@@ -91,6 +91,12 @@ class TrainConfig(StrictModel):
     progress_bar: Literal["auto", "on", "off"] = "auto"
     export: bool = True  # consolidated HF model in <output>/hf at the end
 
+    @model_validator(mode="after")
+    def _ce_compile_needs_chunks(self) -> TrainConfig:
+        if self.ce_compile and not self.ce_chunk_rows:
+            raise ValueError("ce_compile compiles the chunks of the fused head: set ce_chunk_rows > 0 too")
+        return self
+
 
 def resolve_path(path: str, base: Path | None = None) -> Path:
     """A config-relative path: as given (absolute or from the working directory), else from the repo root,

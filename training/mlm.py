@@ -3,8 +3,9 @@
 With a 401K vocabulary the output layer over all 512 positions costs about 3x the encoder; gathering the
 ~15% masked hidden states first and applying the head to them alone gives the same loss for a fraction of
 the FLOPs and memory. With `ce_chunk_rows` the output layer and the loss are also fused over chunks of rows
-(training/linear_ce.py), so the masked rows' logits never exist all at once. The module returns the *sum* of token losses and the token count so the training
-loop can normalise by the global count of masked tokens (invariant to ranks and accumulation steps).
+(training/linear_ce.py), so the masked rows' logits never exist all at once. The module returns the *sum* of
+token losses and the token count so the training loop can normalise by the global count of masked tokens
+(invariant to ranks and accumulation steps).
 """
 
 from __future__ import annotations

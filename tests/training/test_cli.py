@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+from pydantic import ValidationError
+
 from pipeline.cli import build_parser
 from training.cli import TRAIN_SCRIPT, command
-from training.config import REPO
+from training.config import REPO, TrainConfig, load_train_config
 
 
 def test_glot_train_builds_the_launcher_command():
@@ -30,8 +33,6 @@ def test_bad_config_is_a_clear_error(tmp_path):
 
 
 def test_chunked_loss_with_zero3_is_refused_before_training(tmp_path):
-    from training.config import load_train_config
-
     base = "corpus: x\ntokenizer: y\nmodel: {config: conf/model/tiny-xlmr.json}\nmax_steps: 3\nce_chunk_rows: 64\n"
     ok = tmp_path / "ok.yaml"
     ok.write_text(base + "deepspeed: conf/deepspeed/zero2.json\n")
@@ -43,3 +44,10 @@ def test_chunked_loss_with_zero3_is_refused_before_training(tmp_path):
     assert r.returncode == 2
     assert "ce_chunk_rows" in r.stderr and "ZeRO-3" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_ce_compile_without_chunks_is_refused():
+    base = {"corpus": "x", "tokenizer": "y", "model": {"config": "conf/model/tiny-xlmr.json"}, "max_steps": 3}
+    assert TrainConfig.model_validate({**base, "ce_chunk_rows": 8, "ce_compile": True}).ce_compile
+    with pytest.raises(ValidationError, match="ce_chunk_rows"):
+        TrainConfig.model_validate({**base, "ce_compile": True})
