@@ -156,24 +156,33 @@ def pppl(model, tokenizer, texts: dict[str, list[str]], heads: list[str], rule: 
     return out
 
 
-def throughput(models: dict[str, tuple], blocks: torch.Tensor, rounds: int) -> dict:
-    """Tokens/s of the encoder alone and with the MLM head on every token, median over interleaved rounds."""
+def throughput(models: dict[str, tuple], blocks: torch.Tensor, rounds: int, sync=lambda: None,
+               head: bool = True) -> dict:
+    """Tokens/s of the encoder alone and with the MLM head on every token (`head`), median over interleaved
+    rounds; `sync` waits for an accelerator's queued work around each timed part (bench/dlo_gpu.py)."""
     times: dict[str, dict[str, list[float]]] = {k: {"encoder": [], "with_head": []} for k in models}
     with torch.inference_mode():
         for r in range(rounds + 1):
             for name, (model, rule, gather) in models.items():
                 with inference_rule(model, rule, gather):
+                    sync()
                     t0 = time.perf_counter()
                     hidden = model.roberta(input_ids=blocks).last_hidden_state
+                    sync()
                     t1 = time.perf_counter()
-                    model.lm_head(hidden)
+                    if head:
+                        model.lm_head(hidden)
+                        sync()
                     t2 = time.perf_counter()
                 if r:  # round 0 warms up
                     times[name]["encoder"].append(t1 - t0)
                     times[name]["with_head"].append(t2 - t0)
     n = blocks.numel()
-    return {k: {"encoder_tokens_per_s": n / statistics.median(v["encoder"]),
-                "with_head_tokens_per_s": n / statistics.median(v["with_head"])} for k, v in times.items()}
+    out = {k: {"encoder_tokens_per_s": n / statistics.median(v["encoder"])} for k, v in times.items()}
+    if head:
+        for k, v in times.items():
+            out[k]["with_head_tokens_per_s"] = n / statistics.median(v["with_head"])
+    return out
 
 
 def sample_languages(labels: list[str], heads: set[str], k: int, seed: int = 0) -> list[str]:

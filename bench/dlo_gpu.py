@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,49 +59,10 @@ def build(args, layers: int, dlo: dict | None, capacities: list[float] | None, d
     return model.to(device=device, dtype=dtype).eval()
 
 
-def timed(models: dict, blocks: torch.Tensor, rounds: int, sync, head: bool) -> dict:
-    from training.evaluation.dlo import inference_rule
-
-    times: dict[str, dict[str, list[float]]] = {k: {"encoder": [], "with_head": []} for k in models}
-    executed: dict[str, dict] = {}
-    with torch.inference_mode():
-        for r in range(rounds + 1):
-            for name, (model, rule, gather) in models.items():
-                with inference_rule(model, rule, gather):
-                    sync()
-                    t0 = time.perf_counter()
-                    hidden = model.roberta(input_ids=blocks).last_hidden_state
-                    sync()
-                    t1 = time.perf_counter()
-                    if head:
-                        model.lm_head(hidden)
-                    sync()
-                    t2 = time.perf_counter()
-                if r:  # round 0 warms up (kernels, allocator)
-                    times[name]["encoder"].append(t1 - t0)
-                    times[name]["with_head"].append(t2 - t0)
-                if rule is not None and r == 0:
-                    executed[name] = executed_fractions(model)
-    n = blocks.numel()
-    out = {k: {"encoder_tokens_per_s": n / statistics.median(v["encoder"]),
-               "encoder_ms": 1000 * statistics.median(v["encoder"])} for k, v in times.items()}
-    if head:
-        for k, v in times.items():
-            out[k]["with_head_tokens_per_s"] = n / statistics.median(v["with_head"])
-    for k, fr in executed.items():
-        out[k]["executed"] = fr
-    return out
-
-
 def executed_fractions(model) -> dict[str, float]:
-    """Share of tokens that ran each routed layer's FFN in the passes so far (then reset)."""
-    out = {}
-    for layer in model.roberta.encoder.layer:
-        if layer.routed and layer.exec_counts is not None:
-            ran, seen = layer.exec_counts.tolist()
-            out[f"L{layer.layer_idx}"] = ran / seen
-            layer.exec_counts = None
-    return out
+    """Share of tokens that ran each routed layer's FFN over every pass so far."""
+    return {f"L{layer.layer_idx}": (lambda ran, seen: ran / seen)(*layer.exec_counts.tolist())
+            for layer in model.roberta.encoder.layer if layer.routed and layer.exec_counts is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from transformers import XLMRobertaConfig
 
+    from bench.dlo import throughput
     from training.dlo.flops import flops_per_token
 
     device = torch.device(args.device)
@@ -148,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         "f_dense_same_flops": (build(args, f_layers, None, None, device, dtype), None, True),
     }
     blocks = torch.randint(4, args.vocab - 1, (args.batch, args.seq), device=device)
-    speed = timed(models, blocks, args.rounds, sync, not args.no_head)
+    speed = throughput(models, blocks, args.rounds, sync, head=not args.no_head)
+    speed["c_dlo_topk_gather"]["executed"] = executed_fractions(c)  # the same top-k selection in both c passes
     name = torch.cuda.get_device_name(0) if cuda else "cpu"
     figures = {
         "device": name, "precision": str(dtype).removeprefix("torch."), "shape": args.shape, "vocab": args.vocab,

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -33,8 +35,7 @@ def rss_peak_mib() -> float:
 
 
 def rss_now_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def one(variant: str, rows: int, vocab: int, hidden: int, chunk: int, bf16: bool, device: str, repeat: int) -> dict:
